@@ -1,0 +1,5 @@
+import sys
+
+from remedy.cli import main
+
+sys.exit(main())

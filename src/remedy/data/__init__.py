@@ -1,0 +1,35 @@
+"""Loaders, corruptions with ground-truth masks, and the failure split."""
+
+from remedy.data.catalog import DATASETS, DatasetSplit, load_dataset, stratified_split
+from remedy.data.corrupt import (
+    Corruption,
+    flip_labels,
+    flip_uniform,
+    gaussian_noise,
+    pair_matrix,
+    parse_pairs,
+    salt_and_pepper,
+)
+from remedy.data.failures import Failures, predict, split_failures
+from remedy.data.idx import load_idx_pair, read_idx
+from remedy.data.mnist import load_mnist
+
+__all__ = [
+    "DATASETS",
+    "Corruption",
+    "DatasetSplit",
+    "Failures",
+    "flip_labels",
+    "flip_uniform",
+    "gaussian_noise",
+    "load_dataset",
+    "load_idx_pair",
+    "load_mnist",
+    "pair_matrix",
+    "parse_pairs",
+    "predict",
+    "read_idx",
+    "salt_and_pepper",
+    "split_failures",
+    "stratified_split",
+]

@@ -1,0 +1,13 @@
+"""One exception type for every bad input, with one-line messages that name the argument."""
+
+from __future__ import annotations
+
+
+class RemedyError(ValueError):
+    """A user-facing error: the message names the argument and what was expected."""
+
+
+def check(condition: bool, argument: str, expected: str) -> None:
+    """Raise :class:`RemedyError` ``"<argument>: expected <expected>"`` unless ``condition`` holds."""
+    if not condition:
+        raise RemedyError(f"{argument}: expected {expected}")

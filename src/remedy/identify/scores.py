@@ -1,0 +1,71 @@
+"""The result of an identification: one score per training example, larger = more harmful."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import Tensor
+
+from remedy.errors import check
+from remedy.io import write_csv
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Per-training-example scores from ``method``; **a larger score means more harmful** to the target.
+
+    Attributes:
+        values: ``[N]`` scores, on the CPU.
+        method: the registry name of the scorer.
+        seconds: wall time of the identification.
+        options: the settings it ran with.
+    """
+
+    values: Tensor
+    method: str
+    seconds: float = 0.0
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def ranking(self) -> Tensor:
+        """Training indices from most to least harmful (ties keep index order)."""
+        return torch.argsort(self.values, descending=True, stable=True)
+
+    def top(self, k: int | None = None, fraction: float | None = None) -> Tensor:
+        """The ``k`` most harmful indices, or the top ``fraction`` of the training set."""
+        check((k is None) != (fraction is None), "top", "exactly one of k and fraction")
+        if fraction is not None:
+            check(0.0 < fraction <= 1.0, "fraction", f"a fraction in (0, 1], got {fraction}")
+            k = max(1, round(fraction * len(self)))
+        check(k is not None and 0 < k <= len(self), "k", f"a count in [1, {len(self)}], got {k}")
+        return self.ranking()[:k]
+
+    def positive(self) -> Tensor:
+        """Indices with ``r(z) > 0`` (Tanno Algorithm 1's causes), most harmful first."""
+        order = self.ranking()
+        return order[self.values[order] > 0]
+
+    def to_frame(self, **columns: Tensor) -> pd.DataFrame:
+        """A table ``index, <columns…>, score``, one row per training example in index order."""
+        frame = pd.DataFrame({"index": range(len(self))})
+        for name, column in columns.items():
+            frame[name] = column.cpu().numpy()
+        frame["score"] = self.values.double().numpy()
+        return frame
+
+    def save(self, path: str | Path, **columns: Tensor) -> Path:
+        """Write :meth:`to_frame` as CSV (atomically)."""
+        return write_csv(path, self.to_frame(**columns))
+
+    @classmethod
+    def load(cls, path: str | Path, method: str = "loaded") -> Scores:
+        frame = pd.read_csv(path)
+        check("score" in frame and "index" in frame, str(path), "a CSV with columns index and score")
+        values = torch.tensor(frame.sort_values("index")["score"].to_numpy(), dtype=torch.float64)
+        return cls(values, method)

@@ -1,0 +1,98 @@
+"""The one optimisation loop behind training, fine-tuning and every EWC update: Adam on mini-batches,
+early stopping on a validation criterion, best weights restored."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+
+@dataclass
+class FitLog:
+    """What a fit did.
+
+    Attributes:
+        epochs: passes over the data (fractional when stopped between checks inside an epoch).
+        best_check: index into ``history`` of the weights kept (0 = the starting weights).
+        seconds: total wall time, checks included.
+        epoch_seconds: wall time of one pass of optimiser steps, checks excluded.
+        history: the criterion at every check (entry 0: before any step).
+    """
+
+    epochs: float
+    best_check: int
+    seconds: float
+    epoch_seconds: float
+    history: list[float] = field(default_factory=list)
+
+
+def fit(
+    model: nn.Module,
+    n: int,
+    objective: Callable[[Tensor], Tensor],
+    criterion: Callable[[nn.Module], float],
+    *,
+    lr: float = 1e-3,
+    batch_size: int = 64,
+    max_epochs: int = 100,
+    patience: int = 5,
+    seed: int = 0,
+    check_every: int | None = None,
+    desc: str = "fit",
+) -> FitLog:
+    """Minimise ``objective(batch_indices)`` over shuffled mini-batches of ``range(n)`` with Adam, in place.
+
+    ``criterion(model)`` (lower is better) is measured after every epoch, or every ``check_every``
+    optimiser steps when given (for updates that can run away within an epoch, such as gradient
+    ascent); training stops after ``patience`` checks without improvement and the best weights
+    (possibly the starting ones) are restored. ``max_epochs`` bounds the passes over the data either
+    way. The model is left in eval mode.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    start = time.perf_counter()
+    model.eval()
+    best, best_check = criterion(model), 0
+    best_state = copy.deepcopy(model.state_dict())
+    history = [best]
+    train_seconds = 0.0
+    steps_per_epoch = -(-n // batch_size)
+    check_every = check_every or steps_per_epoch
+    checks, step, stop = 0, 0, False
+    bar = tqdm(total=max_epochs * steps_per_epoch, desc=desc, disable=None, leave=False)
+    for _ in range(max_epochs):
+        for batch in torch.randperm(n, generator=gen).split(batch_size):
+            tick = time.perf_counter()
+            model.train()
+            optimizer.zero_grad(set_to_none=True)
+            objective(batch).backward()
+            optimizer.step()
+            train_seconds += time.perf_counter() - tick
+            step += 1
+            bar.update()
+            if step % check_every and step % steps_per_epoch:
+                continue
+            model.eval()
+            checks += 1
+            value = criterion(model)
+            history.append(value)
+            if value < best:
+                best, best_check = value, checks
+                best_state = copy.deepcopy(model.state_dict())
+            bar.set_postfix(val=f"{value:.4f}", best=best_check)
+            if checks - best_check >= patience:
+                stop = True
+                break
+        if stop:
+            break
+    bar.close()
+    model.load_state_dict(best_state)
+    model.eval()
+    epochs = step / steps_per_epoch
+    return FitLog(epochs, best_check, time.perf_counter() - start, train_seconds / max(epochs, 1e-9), history)

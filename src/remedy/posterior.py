@@ -1,0 +1,185 @@
+"""The trained model as a posterior ``q(θ) = δ(θ − θ̂)`` that can be edited (Tanno et al. §2).
+
+Identification *inserts* the factor ``p(F | θ)``; treatment *deletes* ``p(C | θ)``. Both are
+continual-(un)learning updates of θ̂ performed by an interchangeable update strategy
+(:mod:`remedy.update`); the posterior supplies what every strategy needs: θ̂, the training data,
+the likelihood, and the curvature ``F̂`` (computed once, then cached).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Protocol
+
+import torch
+from torch import Tensor, nn
+
+from remedy.curvature import DEFAULT_CHUNK_BYTES, diagonal_fisher, flatten, trainable
+from remedy.errors import RemedyError, check
+from remedy.models.fit import fit
+from remedy.models.train import TrainConfig, mean_loss
+from remedy.task import Examples, ExamplesLike, LossFn, as_examples, check_eval_model, cross_entropy
+
+
+class Update(Protocol):
+    """An update strategy: one row of SPEC §3's table."""
+
+    def insert(self, posterior: Posterior, data: Examples, stop: Examples) -> nn.Module:
+        """Return θ* ≈ argmax of ``p(θ | D, data)``, early-stopped on ``stop``."""
+        ...
+
+    def delete(self, posterior: Posterior, causes: Tensor, stop: Examples) -> nn.Module:
+        """Return θ** ≈ argmax of ``p(θ | D \\ C)`` for training indices ``causes``, early-stopped on ``stop``."""
+        ...
+
+
+class Posterior:
+    """θ̂ with its training data, per-example loss ``-log p(z | θ)`` and curvature.
+
+    The model is deep-copied: nothing done through the posterior touches the caller's module.
+
+    Args:
+        model: the trained classifier in eval mode; ``model(x)`` returns logits.
+        train: the training set D as ``(x, y)`` tensors or a ``Dataset``.
+        loss: per-example negative log-likelihood ``loss(logits, y) -> [B]``.
+        config: optimiser and early-stopping settings for updates that fit (EWC, fine-tuning, retraining).
+        init: builds a freshly initialised model for retraining from scratch; by default a copy of
+            ``model`` with every submodule's ``reset_parameters()`` called under the given seed.
+        chunk_bytes: memory budget for one chunk of per-example gradients.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        train: ExamplesLike,
+        loss: LossFn = cross_entropy,
+        *,
+        config: TrainConfig = TrainConfig(),
+        init: Callable[[int], nn.Module] | None = None,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    ) -> None:
+        check_eval_model(model)
+        self.model = copy.deepcopy(model)
+        self.device = next(self.model.parameters()).device
+        data = as_examples(train, "train")
+        try:
+            with torch.no_grad():
+                logits = self.model(data.x[:1].to(self.device))
+        except Exception as err:  # the user's module decides what it rejects
+            raise RemedyError(
+                f"train: expected inputs the model accepts, got x of shape {tuple(data.x.shape)} ({err})"
+            ) from err
+        check(logits.ndim == 2, "model", f"logits of shape [B, classes], got {tuple(logits.shape)}")
+        self.num_classes = int(logits.shape[1])
+        self.train = as_examples(data, "train", self.num_classes).to(self.device)
+        self.loss = loss
+        self.config = config
+        self.chunk_bytes = chunk_bytes
+        self._init = init
+        self._theta = flatten(trainable(self.model)).clone()
+        self._fisher: Tensor | None = None
+
+    @property
+    def n(self) -> int:
+        """N, the number of training examples."""
+        return len(self.train)
+
+    def examples(self, data: ExamplesLike, name: str, allow_empty: bool = False) -> Examples:
+        """Validate ``data`` against this model's classes and move it to the model's device."""
+        return as_examples(data, name, self.num_classes, allow_empty).to(self.device)
+
+    def causes(self, causes: Tensor, name: str = "causes") -> Tensor:
+        """Validate training indices (or a boolean mask of length N) and return them as sorted unique indices."""
+        causes = torch.as_tensor(causes)
+        if causes.dtype == torch.bool:
+            check(
+                causes.shape == (self.n,), name, f"a boolean mask of length {self.n}, got shape {tuple(causes.shape)}"
+            )
+            causes = torch.nonzero(causes).flatten()
+        check(causes.ndim == 1 and not causes.is_floating_point(), name, "a 1-D tensor of integer training indices")
+        check(len(causes) > 0, name, "at least one training index, got none")
+        check(int(causes.min()) >= 0 and int(causes.max()) < self.n, name, f"indices in [0, {self.n - 1}]")
+        return torch.unique(causes.long())
+
+    def copy_model(self) -> nn.Module:
+        """A fresh copy of θ̂ to update."""
+        return copy.deepcopy(self.model)
+
+    def fresh_model(self, seed: int) -> nn.Module:
+        """A newly initialised model of the same architecture, for retraining from scratch."""
+        if self._init is not None:
+            return self._init(seed).to(self.device)
+        model = copy.deepcopy(self.model)
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            for module in model.modules():
+                reset = getattr(module, "reset_parameters", None)
+                if callable(reset):
+                    reset()
+        return model
+
+    def fisher(self) -> Tensor:
+        """The diagonal empirical Fisher ``F̂`` at θ̂ on D, flat ``[P]`` (computed once)."""
+        if self._fisher is None:
+            self._fisher = diagonal_fisher(self.model, self.loss, self.train, self.chunk_bytes)
+        return self._fisher
+
+    @torch.no_grad()
+    def log_likelihood(self, data: Examples, model: nn.Module | None = None, batch_size: int = 1024) -> Tensor:
+        """``log p(z | θ)`` for every example of ``data``, at θ̂ or at ``model``'s parameters."""
+        model = self.model if model is None else model
+        parts = [
+            -self.loss(model(data.x[i : i + batch_size]), data.y[i : i + batch_size])
+            for i in range(0, len(data), batch_size)
+        ]
+        return torch.cat(parts)
+
+    def laplace_penalty(self, model: nn.Module, prior_precision: float = 0.0) -> Tensor:
+        """``N/2 (θ − θ̂)ᵀ diag(F̂) (θ − θ̂) + λ/2 ‖θ − θ̂‖²``: minus the Laplace log-posterior of D (Tanno eq. 23)."""
+        delta = torch.cat([p.reshape(-1) for p in model.parameters() if p.requires_grad]) - self._theta
+        penalty = 0.5 * self.n * (self.fisher() * delta.square()).sum()
+        return penalty + 0.5 * prior_precision * delta.square().sum() if prior_precision else penalty
+
+    def refit(
+        self,
+        objective: Callable[[nn.Module, Tensor], Tensor],
+        n: int,
+        stop: Examples,
+        config: TrainConfig | None = None,
+        seed: int = 0,
+        desc: str = "update",
+    ) -> nn.Module:
+        """Start from a copy of θ̂ and minimise ``objective(model, batch_indices)`` over mini-batches of
+        ``range(n)``, early-stopping on the mean loss of ``stop``. Returns the updated copy."""
+        config = config or self.config
+        model = self.copy_model()
+        fit(
+            model,
+            n,
+            lambda batch: objective(model, batch),
+            lambda m: mean_loss(m, stop, self.loss),
+            lr=config.lr,
+            batch_size=config.batch_size,
+            max_epochs=config.max_epochs,
+            patience=config.patience,
+            seed=seed,
+            check_every=config.check_every,
+            desc=desc,
+        )
+        return model
+
+    def insert(self, data: ExamplesLike, update: Update, stop: ExamplesLike) -> nn.Module:
+        """Add the factor ``p(data | θ)`` to the posterior with ``update``; returns the new model θ*."""
+        return update.insert(self, self.examples(data, "data"), self.examples(stop, "stop"))
+
+    def delete(self, causes: Tensor, update: Update, stop: ExamplesLike) -> nn.Module:
+        """Remove the factor ``p(C | θ)`` of training indices ``causes`` with ``update``; returns θ**."""
+        return update.delete(self, self.causes(causes), self.examples(stop, "stop"))
+
+    def kept(self, causes: Tensor) -> Examples:
+        """D \\ C for training indices ``causes``."""
+        mask = torch.ones(self.n, dtype=torch.bool, device=self.device)
+        mask[self.causes(causes).to(self.device)] = False
+        check(bool(mask.any()), "causes", "to leave at least one training example, got all of them")
+        return self.train[mask]

@@ -1,0 +1,14 @@
+"""The treatment registry. A treatment maps ``(posterior, causes, failures, **options)`` to a new model;
+the posterior's model (and the caller's) is never modified."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from remedy.registry import Registry
+
+Treatment = Callable[..., nn.Module]
+
+TREATMENTS: Registry[Treatment] = Registry("--treat")

@@ -1,0 +1,51 @@
+"""The EWC update: optimise the Laplace / EWC objective from θ̂ (Tanno et al. eq. 10 and 15)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor, nn
+
+from remedy.models.train import TrainConfig
+from remedy.posterior import Posterior
+from remedy.task import Examples
+
+
+@dataclass(frozen=True)
+class EWC:
+    """Continual (un)learning with the Laplace approximation of ``p(θ | D)`` around θ̂ as the prior.
+
+    insert: ``θ* = argmin_θ  mean_{z∈F} -log p(z | θ) + s · R(θ)``
+    delete: ``θ** = argmin_θ  mean_{z∈C}  log p(z | θ) + s · R(θ)``
+    with the Laplace penalty ``R(θ) = N/2 (θ−θ̂)ᵀ diag(F̂)(θ−θ̂) + λ/2 ‖θ−θ̂‖²``.
+
+    ``s = 1/|F|`` is eq. 10 exactly (its sum over F divided by |F|); ``s = 2/(γN)`` is Tanno App. C's
+    deletion weighting (eq. 15 with the penalty scaled by 2/(γN)).
+
+    Args:
+        penalty_scale: ``s``, the weight of the penalty against the *mean* log-likelihood of the data.
+        prior_precision: ``λ``, the isotropic prior's precision (0 in the paper's experiments).
+        config: optimiser and early-stopping settings (the posterior's by default).
+        seed: mini-batch order.
+    """
+
+    penalty_scale: float = 1.0
+    prior_precision: float = 0.0
+    config: TrainConfig | None = None
+    seed: int = 0
+
+    def _fit(self, posterior: Posterior, data: Examples, stop: Examples, sign: float, desc: str) -> nn.Module:
+        size = len(data)
+
+        def objective(model: nn.Module, batch: Tensor) -> Tensor:
+            nll = posterior.loss(model(data.x[batch]), data.y[batch]).mean()
+            penalty = posterior.laplace_penalty(model, self.prior_precision)
+            return sign * nll + self.penalty_scale * penalty
+
+        return posterior.refit(objective, size, stop, self.config, self.seed, desc)
+
+    def insert(self, posterior: Posterior, data: Examples, stop: Examples) -> nn.Module:
+        return self._fit(posterior, data, stop, 1.0, "ewc insert")
+
+    def delete(self, posterior: Posterior, causes: Tensor, stop: Examples) -> nn.Module:
+        return self._fit(posterior, posterior.train[causes.to(posterior.device)], stop, -1.0, "ewc delete")

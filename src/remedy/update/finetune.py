@@ -1,0 +1,34 @@
+"""Plain fine-tuning from θ̂ (Tanno et al. §2.2, Example 1): on F to insert, on D \\ C to delete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor, nn
+
+from remedy.models.train import TrainConfig
+from remedy.posterior import Posterior
+from remedy.task import Examples
+
+
+@dataclass(frozen=True)
+class FineTune:
+    """Maximise ``log p(data | θ)`` by Adam from θ̂, with no penalty; early-stopped on ``stop``.
+
+    insert: fit the new data F. delete: fit the corrected data D \\ C.
+    """
+
+    config: TrainConfig | None = None
+    seed: int = 0
+
+    def _fit(self, posterior: Posterior, data: Examples, stop: Examples, desc: str) -> nn.Module:
+        def objective(model: nn.Module, batch: Tensor) -> Tensor:
+            return posterior.loss(model(data.x[batch]), data.y[batch]).mean()
+
+        return posterior.refit(objective, len(data), stop, self.config, self.seed, desc)
+
+    def insert(self, posterior: Posterior, data: Examples, stop: Examples) -> nn.Module:
+        return self._fit(posterior, data, stop, "fine-tune insert")
+
+    def delete(self, posterior: Posterior, causes: Tensor, stop: Examples) -> nn.Module:
+        return self._fit(posterior, posterior.kept(causes), stop, "fine-tune on D\\C")
