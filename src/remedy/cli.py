@@ -66,13 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"remedy: error: {err}", file=sys.stderr)
         return 2
     s = run.summary
-    print(
-        f"{s['dataset']}: {s['n_train']} training examples, {s['n_corrupted']} corrupted; one epoch {s['train_epoch_seconds']:.2f} s"
-    )
-    d = s["detection"]
-    print(
-        f"{s['identify']['method']}: {s['identify']['seconds']:.1f} s, detection area {d['auc']:.3f} (random {d['random_auc']:.3f}, oracle {d['oracle_auc']:.3f}), found {d['found_at_10pct']:.1%} at 10 %"
-    )
+    d, ident = s["detection"], s["identify"]
+    print(f"{s['dataset']}: {s['n_train']} training examples, {s['n_corrupted']} corrupted")
+    print(f"one training epoch: {s['train_epoch_seconds']:.2f} s; {ident['method']}: {ident['seconds']:.1f} s")
+    print(f"detection area {d['auc']:.3f} (random {d['random_auc']:.3f}, oracle {d['oracle_auc']:.3f})")
+    print(f"corrupted found after inspecting 10 %: {d['found_at_10pct']:.1%}; top {ident['n_causes']} removed")
     print(f"{'':16}{'query':>8}{'holdout':>9}{'remaining':>11}")
     rows = {"before": s["accuracy_before"], **{k: v["accuracy"] for k, v in s["treatments"].items()}, **s["references"]}
     for name, acc in rows.items():

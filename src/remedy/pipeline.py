@@ -51,7 +51,7 @@ class DemoConfig:
     identify: str = "ewc-influence"
     treat: tuple[str, ...] = ("ewc-deletion", "finetune", "retrain")
     top_fraction: float = 0.05
-    removal_fractions: tuple[float, ...] = (0.025, 0.05, 0.1, 0.15)
+    removal_fractions: tuple[float, ...] = (0.025, 0.05, 0.1)
     model: str | None = None
     quick: bool = False
     identify_options: dict[str, Any] = field(default_factory=dict)
@@ -126,12 +126,22 @@ def run_demo(config: DemoConfig, out: str | Path) -> DemoRun:
         repaired, seconds = _timed(repair, posterior, causes, failures, name, seed=config.seed)
         treatments[name] = {"seconds": seconds, "accuracy": evaluate(repaired, failures)}
         save_weights(out / f"{name}.safetensors", repaired)
+    removed: dict[tuple[str, int], dict[str, float | None]] = {}
+    if "finetune" in treatments:
+        removed[("identified", k)] = treatments["finetune"]["accuracy"]
+
+    def finetuned_without(kind: str, count: int) -> dict[str, float | None]:
+        """Accuracy after fine-tuning on D minus ``count`` examples chosen by ``kind`` (computed once)."""
+        if (kind, count) not in removed:
+            chosen = scores.top(count) if kind == "identified" else _random_causes(posterior.n, count, config.seed)
+            removed[(kind, count)] = evaluate(
+                repair(posterior, chosen, failures, "finetune", seed=config.seed), failures
+            )
+        return removed[(kind, count)]
+
     corrupted_idx = torch.nonzero(corruption.mask).flatten()
     references = {
-        "random-removal": evaluate(
-            repair(posterior, _random_causes(posterior.n, k, config.seed), failures, "finetune", seed=config.seed),
-            failures,
-        ),
+        "random-removal": finetuned_without("random", k),
         "oracle-removal": evaluate(repair(posterior, corrupted_idx, failures, "finetune", seed=config.seed), failures),
     }
     removal = []
@@ -140,21 +150,14 @@ def run_demo(config: DemoConfig, out: str | Path) -> DemoRun:
         removal.append(
             {
                 "fraction": fraction,
-                "identified": evaluate(
-                    repair(posterior, scores.top(kf), failures, "finetune", seed=config.seed), failures
-                ),
-                "random": evaluate(
-                    repair(
-                        posterior, _random_causes(posterior.n, kf, config.seed), failures, "finetune", seed=config.seed
-                    ),
-                    failures,
-                ),
+                "identified": finetuned_without("identified", kf),
+                "random": finetuned_without("random", kf),
             }
         )
     curve = detection_curve(scores.values, corruption.mask)
     failed_y = torch.cat([failures.query.y, failures.holdout.y])
     failed_pred = predict(model, torch.cat([failures.query.x, failures.holdout.x]))
-    confusions = Counter(f"{int(t)} → {int(p)}" for t, p in zip(failed_y, failed_pred))
+    confusions = Counter(f"{int(t)} → {int(p)}" for t, p in zip(failed_y, failed_pred, strict=True))
     scores.save(
         out / "scores.csv", given_label=corruption.y, true_label=corruption.true_y, corrupted=corruption.mask.int()
     )

@@ -55,7 +55,7 @@ class Posterior:
         train: ExamplesLike,
         loss: LossFn = cross_entropy,
         *,
-        config: TrainConfig = TrainConfig(),
+        config: TrainConfig | None = None,
         init: Callable[[int], nn.Module] | None = None,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     ) -> None:
@@ -74,7 +74,7 @@ class Posterior:
         self.num_classes = int(logits.shape[1])
         self.train = as_examples(data, "train", self.num_classes).to(self.device)
         self.loss = loss
-        self.config = config
+        self.config = config or TrainConfig()
         self.chunk_bytes = chunk_bytes
         self._init = init
         self._theta = flatten(trainable(self.model)).clone()

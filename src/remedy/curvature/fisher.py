@@ -16,7 +16,8 @@ from remedy.task import Examples, LossFn
 
 @torch.no_grad()
 def diagonal_fisher(model: nn.Module, loss: LossFn, data: Examples, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Tensor:
-    """Flat ``[P]`` diagonal of the empirical Fisher of ``model`` on ``data`` (mean of squared per-example gradients)."""
+    """Flat ``[P]`` diagonal of the empirical Fisher of ``model`` on ``data``: the mean of squared
+    per-example gradients."""
     total = torch.zeros_like(flatten(trainable(model)))
     for _, g in tqdm(per_example_grads(model, loss, data, chunk_bytes), desc="fisher", disable=None, leave=False):
         total += g.square().sum(0)

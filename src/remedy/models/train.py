@@ -11,7 +11,7 @@ from torch import nn
 
 from remedy.errors import check
 from remedy.models.fit import FitLog, fit
-from remedy.task import Examples, LossFn, cross_entropy
+from remedy.task import Examples, ExamplesLike, LossFn, as_examples, cross_entropy
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,9 @@ def mean_loss(model: nn.Module, data: Examples, loss: LossFn = cross_entropy, ba
 
 def train_model(
     model: nn.Module,
-    train: Examples,
+    train: ExamplesLike,
     loss: LossFn = cross_entropy,
-    config: TrainConfig = TrainConfig(),
+    config: TrainConfig | None = None,
     seed: int = 0,
     desc: str = "train",
 ) -> tuple[nn.Module, FitLog]:
@@ -58,6 +58,8 @@ def train_model(
 
     The input model is not modified; the trained copy is returned in eval mode with its log.
     """
+    config = config or TrainConfig()
+    train = as_examples(train, "train")
     check(0.0 < config.val_fraction < 1.0, "val_fraction", f"a fraction in (0, 1), got {config.val_fraction}")
     check(len(train) >= 2, "train", f"at least 2 examples, got {len(train)}")
     model = copy.deepcopy(model)

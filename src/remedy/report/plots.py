@@ -51,7 +51,7 @@ def accuracy_plot(rows: dict[str, dict[str, float | None]]) -> str:
 def removal_plot(removal: list[dict[str, Any]]) -> str:
     fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.2))
     fractions = [row["fraction"] for row in removal]
-    for ax, part in zip(axes, ("holdout", "remaining")):
+    for ax, part in zip(axes, ("holdout", "remaining"), strict=True):
         for key, style in (("identified", "-o"), ("random", ":s")):
             ax.plot(fractions, [row[key][part] for row in removal], style, label=f"{key} removal")
         ax.set(xlabel="fraction of training data removed", ylabel=f"accuracy on {part}", title=part)
@@ -65,7 +65,7 @@ def image_grid(images: Tensor, captions: list[str], columns: int = 8) -> str:
     fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.15, rows * 1.35))
     for ax in axes.flat:
         ax.axis("off")
-    for ax, image, caption in zip(axes.flat, images, captions):
+    for ax, image, caption in zip(axes.flat, images, captions, strict=False):
         ax.imshow(image[0].cpu().numpy(), cmap="gray")
         ax.set_title(caption, fontsize=7)
     fig.tight_layout()

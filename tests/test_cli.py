@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+from safetensors.torch import load_file
+
+from remedy.cli import main
+
+
+def test_demo_writes_the_whole_evidence(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert main(["demo", "--dataset", "moons", "--quick", "--out", str(out), "--seed", "1"]) == 0
+    assert str((out / "report.html").resolve()) in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    for key in (
+        "dataset",
+        "n_train",
+        "n_corrupted",
+        "seed",
+        "train_epoch_seconds",
+        "identify",
+        "treatments",
+        "accuracy_before",
+        "detection",
+    ):
+        assert key in summary
+    assert set(summary["identify"]) >= {"method", "seconds", "n_causes"}
+    assert set(summary["treatments"]) == {"ewc-deletion", "finetune", "retrain"}
+    for treatment in summary["treatments"].values():
+        assert set(treatment["accuracy"]) == {"query", "holdout", "remaining"} and treatment["seconds"] > 0
+    assert set(summary["detection"]) >= {"auc", "random_auc", "oracle_auc", "found_at_10pct"}
+    scores = pd.read_csv(out / "scores.csv")
+    assert list(scores.columns) == ["index", "given_label", "true_label", "corrupted", "score"]
+    assert len(scores) == summary["n_train"] and scores["corrupted"].sum() == summary["n_corrupted"]
+    assert load_file(str(out / "finetune.safetensors"))
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html and "<script" not in html
+    assert not list(out.glob(".*"))  # no temporary files left behind
+
+
+def test_methods_by_name_and_bad_input_is_one_line(tmp_path: Path) -> None:
+    run = [sys.executable, "-m", "remedy", "demo", "--dataset", "wine", "--quick", "--out", str(tmp_path)]
+    bad = subprocess.run([*run, "--flip", "1-9:0.3"], capture_output=True, text=True, check=False)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == "remedy: error: --flip: expected classes in [0, 2], got 1-9"
+    unknown = subprocess.run([*run, "--identify", "magic"], capture_output=True, text=True, check=False)
+    assert unknown.returncode == 2 and unknown.stderr.strip().startswith("remedy: error: --identify: expected one of")
+    ok = subprocess.run(
+        [*run, "--identify", "finetune-influence", "--treat", "finetune", "--flip-rate", "0.2"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["identify"]["method"] == "finetune-influence" and list(summary["treatments"]) == ["finetune"]

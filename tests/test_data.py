@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from remedy.data import (
+    flip_labels,
+    flip_uniform,
+    load_dataset,
+    pair_matrix,
+    parse_pairs,
+    salt_and_pepper,
+    stratified_split,
+)
+from remedy.errors import RemedyError
+
+
+def test_mnist_split_is_stratified_and_fixed() -> None:
+    a, b = load_dataset("mnist"), load_dataset("mnist")
+    assert len(a.train) == 3000 and len(a.test) == 7000
+    assert torch.bincount(a.train.y).tolist() == [300] * 10
+    assert torch.equal(a.train.x, b.train.x)
+
+
+def test_stratified_split_by_fraction_partitions() -> None:
+    y = torch.arange(100) % 4
+    train, test = stratified_split(y, seed=0, fraction=0.25)
+    assert torch.bincount(y[train]).tolist() == [6, 6, 6, 6]
+    assert sorted(torch.cat([train, test]).tolist()) == list(range(100))
+
+
+@pytest.mark.parametrize("name", ["digits", "breast-cancer", "wine", "moons", "radial"])
+def test_small_datasets_load(name: str) -> None:
+    data = load_dataset(name, quick=True)
+    assert len(data.train) > 0 and len(data.test) > 0
+    assert data.num_classes == int(torch.cat([data.train.y, data.test.y]).max()) + 1
+
+
+def test_pair_flips_stay_within_pairs_and_mask_is_exact() -> None:
+    y = torch.arange(10).repeat(500)
+    c = flip_labels(torch.zeros(len(y), 1), y, pair_matrix(parse_pairs("1-7:0.3,4-9:0.3"), 10), seed=0)
+    assert torch.equal(c.mask, c.y != c.true_y) and torch.equal(c.true_y, y)
+    changed = set(zip(c.true_y[c.mask].tolist(), c.y[c.mask].tolist(), strict=True))
+    assert changed == {(1, 7), (7, 1), (4, 9), (9, 4)}
+    for cls in (1, 7, 4, 9):
+        assert abs(float(c.mask[y == cls].double().mean()) - 0.3) < 0.05
+    assert not c.mask[(y != 1) & (y != 7) & (y != 4) & (y != 9)].any()
+
+
+def test_uniform_flips_hit_the_rate_and_change_the_class() -> None:
+    y = torch.arange(5).repeat(200)
+    c = flip_uniform(torch.zeros(len(y), 1), y, 0.1, 5, seed=3)
+    assert c.n_corrupted == 100 and bool((c.y[c.mask] != y[c.mask]).all())
+    assert torch.equal(flip_uniform(torch.zeros(len(y), 1), y, 0.1, 5, seed=3).y, c.y)
+
+
+def test_salt_and_pepper_only_touches_masked_images() -> None:
+    x = torch.full((40, 1, 4, 4), 0.5)
+    y = torch.arange(4).repeat(10)
+    c = salt_and_pepper(x, y, classes=[1, 3], fraction=0.3, amount=0.5, seed=0)
+    changed = (c.x != x).flatten(1).any(1)
+    assert torch.equal(changed, c.mask) and set(y[c.mask].tolist()) <= {1, 3}
+
+
+@pytest.mark.parametrize("spec", ["1-7", "1-7:x", "1-1:0.3", "1-7:1.5", ""])
+def test_bad_flip_specs_name_the_argument(spec: str) -> None:
+    with pytest.raises(RemedyError, match=r"^--flip: expected"):
+        pair_matrix(parse_pairs(spec), 10)

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from remedy.curvature import chunk_size, diagonal_fisher, per_example_grads
+from remedy.models import MLP, TannoCNN
+from remedy.task import Examples, cross_entropy
+
+
+def loop_grads(model: nn.Module, data: Examples) -> torch.Tensor:
+    rows = []
+    for i in range(len(data)):
+        model.zero_grad()
+        cross_entropy(model(data.x[i : i + 1]), data.y[i : i + 1]).sum().backward()
+        rows.append(torch.cat([p.grad.reshape(-1) for p in model.parameters()]))
+    return torch.stack(rows)
+
+
+def all_grads(model: nn.Module, data: Examples, chunk_bytes: int) -> torch.Tensor:
+    return torch.cat([g for _, g in per_example_grads(model, cross_entropy, data, chunk_bytes)])
+
+
+def test_per_example_grads_match_a_loop_mlp() -> None:
+    torch.manual_seed(0)
+    model = MLP(6, 3, hidden=(5,)).eval()
+    data = Examples(torch.randn(11, 6), torch.randint(0, 3, (11,)))
+    expected = loop_grads(model, data)
+    for budget in (10**9, 4 * 80):  # one chunk; chunks of a few rows
+        torch.testing.assert_close(all_grads(model, data, budget), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_per_example_grads_match_a_loop_cnn() -> None:
+    torch.manual_seed(0)
+    model = TannoCNN(1, 4).eval()
+    data = Examples(torch.randn(5, 1, 8, 8), torch.randint(0, 4, (5,)))
+    torch.testing.assert_close(all_grads(model, data, 10**9), loop_grads(model, data), rtol=1e-4, atol=1e-6)
+
+
+def test_chunks_respect_the_budget() -> None:
+    model = MLP(6, 3, hidden=(5,))
+    n_params = sum(p.numel() for p in model.parameters())
+    data = Examples(torch.randn(50, 6), torch.randint(0, 3, (50,)))
+    budget = 7 * n_params * 4
+    sizes = [g.shape[0] for _, g in per_example_grads(model.eval(), cross_entropy, data, budget)]
+    assert max(sizes) == chunk_size(n_params, budget) == 7
+    assert sum(sizes) == 50
+
+
+def test_diagonal_fisher_is_mean_of_squared_per_example_grads() -> None:
+    torch.manual_seed(1)
+    model = MLP(4, 3, hidden=(6,)).eval()
+    data = Examples(torch.randn(20, 4), torch.randint(0, 3, (20,)))
+    grads = loop_grads(model, data)
+    fisher = diagonal_fisher(model, cross_entropy, data, chunk_bytes=4 * 3 * grads.shape[1])
+    torch.testing.assert_close(fisher, grads.square().mean(0), rtol=1e-5, atol=1e-8)
+    squared_batch_gradient = grads.mean(0).square()
+    assert not torch.allclose(fisher, squared_batch_gradient, rtol=0.1)

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+import remedy
+from remedy.evaluate import detection_curve
+from remedy.update import EWC
+
+
+@pytest.fixture(scope="module")
+def setup(flipped_logreg: dict) -> dict:
+    posterior = remedy.Posterior(flipped_logreg["model"], flipped_logreg["train"], config=remedy.TrainConfig(lr=0.05))
+    failures = remedy.split_failures(flipped_logreg["model"], flipped_logreg["test"], seed=0)
+    return {"posterior": posterior, "failures": failures, **flipped_logreg}
+
+
+def test_ewc_influence_ranks_planted_flips_first(setup: dict) -> None:
+    scores = remedy.identify(setup["posterior"], setup["failures"], "ewc-influence")
+    mask = setup["mask"]
+    curve = detection_curve(scores.values, mask)
+    assert curve.auc > 0.85 > curve.random_auc + 0.3
+    assert float((scores.values[mask] > 0).double().mean()) > 0.9  # planted flips are causes: r(z) > 0
+    assert float(scores.values[mask].mean()) > 5 * float(scores.values[~mask].mean().abs())
+
+
+def test_laplace_penalty_matches_its_formula(setup: dict) -> None:
+    posterior = setup["posterior"]
+    moved = posterior.copy_model()
+    with torch.no_grad():
+        for p in moved.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    delta = torch.cat(
+        [(a - b).reshape(-1) for a, b in zip(moved.parameters(), posterior.model.parameters(), strict=True)]
+    )
+    expected = 0.5 * posterior.n * (posterior.fisher() * delta**2).sum() + 0.5 * 3.0 * (delta**2).sum()
+    torch.testing.assert_close(posterior.laplace_penalty(moved, prior_precision=3.0), expected)
+
+
+def test_a_stronger_penalty_keeps_the_update_closer(setup: dict) -> None:
+    posterior, failures = setup["posterior"], setup["failures"]
+    theta = torch.cat([p.reshape(-1) for p in posterior.model.parameters()])
+
+    def distance(scale: float) -> float:
+        model = posterior.insert(failures.query_fit, EWC(scale), failures.query_val)
+        return float((torch.cat([p.detach().reshape(-1) for p in model.parameters()]) - theta).norm())
+
+    assert distance(100.0) < 0.5 * distance(1.0 / len(failures.query_fit))
+
+
+@pytest.mark.parametrize("method", ["ewc-deletion", "finetune", "retrain"])
+def test_treatments_never_mutate_their_input(setup: dict, method: str) -> None:
+    user_model = setup["model"]
+    before_user = copy.deepcopy(user_model.state_dict())
+    posterior = setup["posterior"]
+    before_posterior = copy.deepcopy(posterior.model.state_dict())
+    causes = torch.nonzero(setup["mask"]).flatten()
+    repaired = remedy.repair(posterior, causes, setup["failures"], method)
+    assert repaired is not user_model and repaired is not posterior.model
+    for before, after in ((before_user, user_model.state_dict()), (before_posterior, posterior.model.state_dict())):
+        assert all(torch.equal(before[k], after[k]) for k in before)
+    changed = any(
+        not torch.equal(a, b) for a, b in zip(repaired.state_dict().values(), before_user.values(), strict=True)
+    )
+    assert changed
+
+
+def test_removing_the_planted_flips_repairs_failures(setup: dict) -> None:
+    causes = torch.nonzero(setup["mask"]).flatten()
+    for method in ("finetune", "retrain"):
+        accuracy = remedy.evaluate(
+            remedy.repair(setup["posterior"], causes, setup["failures"], method), setup["failures"]
+        )
+        assert accuracy["holdout"] > 0.3 and accuracy["remaining"] > 0.9
+
+
+def test_scores_round_trip(setup: dict, tmp_path) -> None:
+    scores = remedy.identify(setup["posterior"], setup["failures"], "finetune-influence")
+    path = scores.save(tmp_path / "scores.csv", corrupted=setup["mask"].int())
+    loaded = remedy.Scores.load(path)
+    torch.testing.assert_close(loaded.values, scores.values)
+    assert list(scores.to_frame(corrupted=setup["mask"].int()).columns) == ["index", "corrupted", "score"]
