@@ -95,7 +95,8 @@ def _random_causes(n: int, k: int, seed: int) -> torch.Tensor:
 
 def run_demo(config: DemoConfig, out: str | Path) -> DemoRun:
     """Run corrupt → train → split failures → identify → repair (each treatment) → evaluate, and write
-    ``summary.json``, ``scores.csv`` and one ``<treatment>.safetensors`` per repaired model into ``out``."""
+    ``summary.json``, ``scores.csv``, ``original.safetensors`` and one ``<treatment>.safetensors`` per
+    repaired model into ``out``."""
     SCORERS.get(config.identify)
     for name in config.treat:
         TREATMENTS.get(name)
@@ -109,6 +110,7 @@ def run_demo(config: DemoConfig, out: str | Path) -> DemoRun:
     arch = config.model or ("cnn" if data.is_image else "mlp")
     initial = build_model(arch, tuple(train.x.shape[1:]), data.num_classes, config.seed)
     (model, train_log), train_seconds = _timed(train_model, initial, train, config=train_config, seed=config.seed)
+    save_weights(out / "original.safetensors", model)
     failures = split_failures(model, data.test, seed=config.seed)
     posterior = Posterior(
         model,

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from remedy.curvature import DEFAULT_CHUNK_BYTES, diagonal_fisher, flatten, trainable
 from remedy.errors import RemedyError, check
 from remedy.models.fit import fit
-from remedy.models.train import TrainConfig, mean_loss
+from remedy.models.train import TrainConfig, error_rate, mean_loss
 from remedy.task import Examples, ExamplesLike, LossFn, as_examples, check_eval_model, cross_entropy
 
 
@@ -149,16 +149,20 @@ class Posterior:
         config: TrainConfig | None = None,
         seed: int = 0,
         desc: str = "update",
+        stop_on: str = "loss",
     ) -> nn.Module:
         """Start from a copy of θ̂ and minimise ``objective(model, batch_indices)`` over mini-batches of
-        ``range(n)``, early-stopping on the mean loss of ``stop``. Returns the updated copy."""
+        ``range(n)``, early-stopping on ``stop``'s mean ``loss`` or its ``error`` rate (ties keep the
+        earlier, closer weights). Returns the updated copy."""
+        check(stop_on in ("loss", "error"), "stop_on", f"'loss' or 'error', got {stop_on!r}")
         config = config or self.config
         model = self.copy_model()
+        criterion = (lambda m: mean_loss(m, stop, self.loss)) if stop_on == "loss" else (lambda m: error_rate(m, stop))
         fit(
             model,
             n,
             lambda batch: objective(model, batch),
-            lambda m: mean_loss(m, stop, self.loss),
+            criterion,
             lr=config.lr,
             batch_size=config.batch_size,
             max_epochs=config.max_epochs,

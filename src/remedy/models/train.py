@@ -46,6 +46,17 @@ def mean_loss(model: nn.Module, data: Examples, loss: LossFn = cross_entropy, ba
     return total / len(data)
 
 
+@torch.no_grad()
+def error_rate(model: nn.Module, data: Examples, batch_size: int = 1024) -> float:
+    """Fraction of ``data`` that ``model`` misclassifies."""
+    device = next(model.parameters()).device
+    wrong = 0
+    for i in range(0, len(data), batch_size):
+        chunk = data[i : i + batch_size]
+        wrong += int((model(chunk.x.to(device)).argmax(-1) != chunk.y.to(device)).sum())
+    return wrong / len(data)
+
+
 def train_model(
     model: nn.Module,
     train: ExamplesLike,

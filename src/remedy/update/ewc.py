@@ -27,12 +27,14 @@ class EWC:
         prior_precision: ``λ``, the isotropic prior's precision (0 in the paper's experiments).
         config: optimiser and early-stopping settings (the posterior's by default).
         seed: mini-batch order.
+        stop_on: early-stop on the ``loss`` or the ``error`` rate of the stopping set.
     """
 
     penalty_scale: float = 1.0
     prior_precision: float = 0.0
     config: TrainConfig | None = None
     seed: int = 0
+    stop_on: str = "loss"
 
     def _fit(self, posterior: Posterior, data: Examples, stop: Examples, sign: float, desc: str) -> nn.Module:
         size = len(data)
@@ -42,7 +44,7 @@ class EWC:
             penalty = posterior.laplace_penalty(model, self.prior_precision)
             return sign * nll + self.penalty_scale * penalty
 
-        return posterior.refit(objective, size, stop, self.config, self.seed, desc)
+        return posterior.refit(objective, size, stop, self.config, self.seed, desc, self.stop_on)
 
     def insert(self, posterior: Posterior, data: Examples, stop: Examples) -> nn.Module:
         return self._fit(posterior, data, stop, 1.0, "ewc insert")

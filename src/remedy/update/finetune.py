@@ -15,17 +15,19 @@ from remedy.task import Examples
 class FineTune:
     """Maximise ``log p(data | θ)`` by Adam from θ̂, with no penalty; early-stopped on ``stop``.
 
-    insert: fit the new data F. delete: fit the corrected data D \\ C.
+    insert: fit the new data F. delete: fit the corrected data D \\ C. ``stop_on``: early-stop on the
+    ``loss`` or the ``error`` rate of the stopping set.
     """
 
     config: TrainConfig | None = None
     seed: int = 0
+    stop_on: str = "loss"
 
     def _fit(self, posterior: Posterior, data: Examples, stop: Examples, desc: str) -> nn.Module:
         def objective(model: nn.Module, batch: Tensor) -> Tensor:
             return posterior.loss(model(data.x[batch]), data.y[batch]).mean()
 
-        return posterior.refit(objective, len(data), stop, self.config, self.seed, desc)
+        return posterior.refit(objective, len(data), stop, self.config, self.seed, desc, self.stop_on)
 
     def insert(self, posterior: Posterior, data: Examples, stop: Examples) -> nn.Module:
         return self._fit(posterior, data, stop, "fine-tune insert")
