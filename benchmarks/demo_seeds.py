@@ -46,9 +46,7 @@ def main() -> None:
         secs = [s["treatments"][name]["seconds"] for s in summaries] if name in summaries[0]["treatments"] else []
         cells = [fmt([a[p] for a in accs]) for p in ("query", "holdout", "remaining")]
         print(f"| {name} | " + " | ".join(cells) + f" | {fmt(secs) if secs else ''} |")
-    print(
-        "\n| fraction removed (fine-tune on D \\ C) | identified: F_h | identified: T \\ F | random: F_h | random: T \\ F |"
-    )
+    print("\n| fraction removed | identified: F_h | identified: T \\ F | random: F_h | random: T \\ F |")
     print("|---|---|---|---|---|")
     for i, point in enumerate(summaries[0]["removal_curve"]):
         cells = [

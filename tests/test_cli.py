@@ -58,3 +58,12 @@ def test_methods_by_name_and_bad_input_is_one_line(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["identify"]["method"] == "finetune-influence" and list(summary["treatments"]) == ["finetune"]
+
+
+def test_second_order_methods_by_name(tmp_path: Path) -> None:
+    args = ["demo", "--dataset", "wine", "--quick", "--out", str(tmp_path), "--identify", "linear-influence"]
+    assert main([*args, "--solver", "arnoldi", "--treat", "newton", "--damping", "0.01"]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["identify"]["options"] == {"seed": 0, "curvature": "ggn", "solver": "arnoldi", "damping": 0.01}
+    assert summary["treatments"]["newton"]["options"]["solver"] == "arnoldi"
+    assert summary["settings"]["solver"] == "arnoldi"

@@ -50,7 +50,7 @@ def test_a_stronger_penalty_keeps_the_update_closer(setup: dict) -> None:
     assert distance(100.0) < 0.5 * distance(1.0 / len(failures.query_fit))
 
 
-@pytest.mark.parametrize("method", ["ewc-deletion", "finetune", "retrain"])
+@pytest.mark.parametrize("method", ["ewc-deletion", "finetune", "retrain", "newton"])
 def test_treatments_never_mutate_their_input(setup: dict, method: str) -> None:
     user_model = setup["model"]
     before_user = copy.deepcopy(user_model.state_dict())

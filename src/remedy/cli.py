@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from remedy.curvature import CURVATURES
+from remedy.curvature.solvers import SOLVERS
 from remedy.data import DATASETS
 from remedy.errors import RemedyError
 from remedy.identify import SCORERS
@@ -35,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--top-fraction", type=float, default=0.05, help="fraction of the training set removed as causes (default 0.05)"
     )
+    demo.add_argument("--curvature", default="ggn", help=f"for second-order methods: {', '.join(CURVATURES.names())}")
+    demo.add_argument(
+        "--solver", default="cg", help=f"iHVP solver for second-order methods: {', '.join(SOLVERS.names())}"
+    )
+    demo.add_argument("--damping", type=float, default=1e-3, help="added to the curvature's diagonal (default 1e-3)")
     demo.add_argument("--model", choices=ARCHITECTURES, help="architecture (default: cnn for images, mlp otherwise)")
     demo.add_argument("--quick", action="store_true", help="fewer images and epochs: finishes in about a minute")
     demo.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -58,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         top_fraction=args.top_fraction,
         model=args.model,
         quick=args.quick,
+        curvature=args.curvature,
+        solver=args.solver,
+        damping=args.damping,
     )
     try:
         run = run_demo(config, args.out)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import platform
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ class DemoConfig:
         removal_fractions: the points of the removal curve (fine-tuning on D \\ C, beside random removal).
         model: ``cnn`` / ``mlp`` / ``logreg``; default ``cnn`` for images, ``mlp`` otherwise.
         quick: a smaller dataset and at most 15 epochs per fit, for trying things.
+        curvature, solver, damping: for the second-order methods (``linear-influence``, ``newton``).
     """
 
     dataset: str = "mnist"
@@ -54,7 +57,9 @@ class DemoConfig:
     removal_fractions: tuple[float, ...] = (0.025, 0.05, 0.1)
     model: str | None = None
     quick: bool = False
-    identify_options: dict[str, Any] = field(default_factory=dict)
+    curvature: str = "ggn"
+    solver: str = "cg"
+    damping: float = 1e-3
 
 
 @dataclass
@@ -89,6 +94,15 @@ def _timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
     return result, time.perf_counter() - start
 
 
+def _options(method: Callable[..., Any], config: DemoConfig) -> dict[str, Any]:
+    """The seed, and the curvature settings for the methods that declare them."""
+    declared = inspect.signature(method).parameters
+    options: dict[str, Any] = {"seed": config.seed}
+    if "solver" in declared:
+        options.update(curvature=config.curvature, solver=config.solver, damping=config.damping)
+    return options
+
+
 def _random_causes(n: int, k: int, seed: int) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed + 1))[:k]
 
@@ -119,14 +133,15 @@ def run_demo(config: DemoConfig, out: str | Path) -> DemoRun:
         init=lambda s: build_model(arch, tuple(train.x.shape[1:]), data.num_classes, s),
     )
     fisher_seconds = _timed(posterior.fisher)[1]
-    scores = identify(posterior, failures, config.identify, seed=config.seed, **config.identify_options)
+    scores = identify(posterior, failures, config.identify, **_options(SCORERS.get(config.identify), config))
     k = max(1, round(config.top_fraction * posterior.n))
     causes = scores.top(k)
 
     treatments = {}
     for name in tqdm(config.treat, desc="treatments", disable=None, leave=False):
-        repaired, seconds = _timed(repair, posterior, causes, failures, name, seed=config.seed)
-        treatments[name] = {"seconds": seconds, "accuracy": evaluate(repaired, failures)}
+        options = _options(TREATMENTS.get(name), config)
+        repaired, seconds = _timed(repair, posterior, causes, failures, name, **options)
+        treatments[name] = {"seconds": seconds, "accuracy": evaluate(repaired, failures), "options": options}
         save_weights(out / f"{name}.safetensors", repaired)
     removed: dict[tuple[str, int], dict[str, float | None]] = {}
     if "finetune" in treatments:
@@ -185,6 +200,7 @@ def run_demo(config: DemoConfig, out: str | Path) -> DemoRun:
             "seconds": scores.seconds,
             "n_causes": k,
             "n_positive": len(scores.positive()),
+            "options": scores.options,
         },
         "accuracy_before": evaluate(model, failures),
         "treatments": treatments,

@@ -9,13 +9,21 @@ the likelihood, and the curvature ``F̂`` (computed once, then cached).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import torch
 from torch import Tensor, nn
 
-from remedy.curvature import DEFAULT_CHUNK_BYTES, diagonal_fisher, flatten, trainable
+from remedy.curvature import (
+    DEFAULT_CHUNK_BYTES,
+    Curvature,
+    build_curvature,
+    diagonal_fisher,
+    flatten,
+    per_example_grads,
+    trainable,
+)
 from remedy.errors import RemedyError, check
 from remedy.models.fit import fit
 from remedy.models.train import TrainConfig, error_rate, mean_loss
@@ -44,6 +52,8 @@ class Posterior:
         train: the training set D as ``(x, y)`` tensors or a ``Dataset``.
         loss: per-example negative log-likelihood ``loss(logits, y) -> [B]``.
         config: optimiser and early-stopping settings for updates that fit (EWC, fine-tuning, retraining).
+        weight_decay: the L2 coefficient λ of the training objective ``J(θ) = mean loss + λ/2 ‖θ‖²``
+            (0 when the model was trained without one); part of every curvature and Newton step.
         init: builds a freshly initialised model for retraining from scratch; by default a copy of
             ``model`` with every submodule's ``reset_parameters()`` called under the given seed.
         chunk_bytes: memory budget for one chunk of per-example gradients.
@@ -56,6 +66,7 @@ class Posterior:
         loss: LossFn = cross_entropy,
         *,
         config: TrainConfig | None = None,
+        weight_decay: float = 0.0,
         init: Callable[[int], nn.Module] | None = None,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     ) -> None:
@@ -75,6 +86,9 @@ class Posterior:
         self.train = as_examples(data, "train", self.num_classes).to(self.device)
         self.loss = loss
         self.config = config or TrainConfig()
+        check(weight_decay >= 0, "weight_decay", f"a non-negative L2 coefficient, got {weight_decay}")
+        self.weight_decay = weight_decay
+        self._curvatures: dict[str, Curvature] = {}
         self.chunk_bytes = chunk_bytes
         self._init = init
         self._theta = flatten(trainable(self.model)).clone()
@@ -124,6 +138,24 @@ class Posterior:
         if self._fisher is None:
             self._fisher = diagonal_fisher(self.model, self.loss, self.train, self.chunk_bytes)
         return self._fisher
+
+    def curvature(self, name: str = "ggn") -> Curvature:
+        """The named curvature (``hessian``, ``ggn``, ``fisher``, ``fisher-diag``) of the training objective at θ̂,
+        built once and reused (so are the factorisations solvers attach to it)."""
+        if name not in self._curvatures:
+            self._curvatures[name] = build_curvature(name, self.model, self.loss, self.train, self.weight_decay)
+        return self._curvatures[name]
+
+    def train_grads(self) -> Iterator[tuple[int, Tensor]]:
+        """Chunks ``(start, G)`` of per-example training-loss gradients ``∇ loss(z_i, θ̂)``, within the memory budget."""
+        return per_example_grads(self.model, self.loss, self.train, self.chunk_bytes)
+
+    def gradient(self, data: Examples) -> Tensor:
+        """``∇_θ`` of the mean loss of ``data`` at θ̂, flat ``[P]``."""
+        model = self.model
+        params = [p for p in model.parameters() if p.requires_grad]
+        loss = self.loss(model(data.x), data.y).mean()
+        return torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, params)])
 
     @torch.no_grad()
     def log_likelihood(self, data: Examples, model: nn.Module | None = None, batch_size: int = 1024) -> Tensor:

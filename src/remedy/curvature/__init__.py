@@ -1,6 +1,44 @@
-"""Curvature at θ̂: per-example gradients and the empirical Fisher."""
+"""Curvature at θ̂: per-example gradients, Hessian / GGN / Fisher operators, and iHVP solvers."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from remedy.curvature.empirical_fisher import DiagonalFisher, EmpiricalFisher
 from remedy.curvature.fisher import diagonal_fisher
+from remedy.curvature.ggn import GaussNewton
 from remedy.curvature.grads import DEFAULT_CHUNK_BYTES, chunk_size, flatten, per_example_grads, trainable
+from remedy.curvature.hessian import Hessian
+from remedy.curvature.operator import Curvature
+from remedy.registry import Registry
+from remedy.task import Examples, LossFn
 
-__all__ = ["DEFAULT_CHUNK_BYTES", "chunk_size", "diagonal_fisher", "flatten", "per_example_grads", "trainable"]
+CURVATURES: Registry[Callable[..., Curvature]] = Registry("--curvature")
+CURVATURES.register("hessian")(Hessian)
+CURVATURES.register("ggn")(GaussNewton)
+CURVATURES.register("fisher")(EmpiricalFisher)
+CURVATURES.register("fisher-diag")(DiagonalFisher.build)
+
+
+def build_curvature(name: str, model: nn.Module, loss: LossFn, data: Examples, weight_decay: float = 0.0) -> Curvature:
+    """The named curvature of ``J(θ) = mean loss on data + weight_decay/2 ‖θ‖²`` at ``model``'s parameters."""
+    return CURVATURES.get(name)(model, loss, data, weight_decay)
+
+
+__all__ = [
+    "CURVATURES",
+    "DEFAULT_CHUNK_BYTES",
+    "Curvature",
+    "DiagonalFisher",
+    "EmpiricalFisher",
+    "GaussNewton",
+    "Hessian",
+    "build_curvature",
+    "chunk_size",
+    "diagonal_fisher",
+    "flatten",
+    "per_example_grads",
+    "trainable",
+]
