@@ -41,9 +41,14 @@ def test_mismatched_lengths(model: torch.nn.Module) -> None:
 
 def test_empty_failure_set(model: torch.nn.Module) -> None:
     posterior = remedy.Posterior(model, (torch.randn(6, 3), torch.tensor([0, 1] * 3)))
-    empty = remedy.Failures.from_query((torch.zeros(0, 3), torch.zeros(0, dtype=torch.long)))
+    nothing = (torch.zeros(0, 3), torch.zeros(0, dtype=torch.long))
     with pytest.raises(RemedyError) as err:
-        remedy.identify(posterior, empty)
+        remedy.Failures.from_query(nothing)
+    assert one_line(err) == "query: expected at least one example, got an empty set"
+    empty = remedy.Examples(*nothing)
+    none = torch.zeros(0, dtype=torch.long)
+    with pytest.raises(RemedyError) as err:
+        remedy.identify(posterior, remedy.Failures(empty, empty, empty, none, none, none))
     assert one_line(err).startswith("failures: expected a non-empty query set")
 
 
