@@ -41,7 +41,7 @@ def test_laplace_penalty_matches_its_formula(setup: dict) -> None:
 
 def test_a_stronger_penalty_keeps_the_update_closer(setup: dict) -> None:
     posterior, failures = setup["posterior"], setup["failures"]
-    theta = torch.cat([p.reshape(-1) for p in posterior.model.parameters()])
+    theta = torch.cat([p.detach().reshape(-1) for p in posterior.model.parameters()])
 
     def distance(scale: float) -> float:
         model = posterior.insert(failures.query_fit, EWC(scale), failures.query_val)
