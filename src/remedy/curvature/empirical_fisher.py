@@ -19,6 +19,7 @@ class DiagonalFisher(Curvature):
     def __init__(self, diagonal: Tensor, weight_decay: float = 0.0) -> None:
         self.diagonal = diagonal + weight_decay
         self.n_params = diagonal.numel()
+        self.device, self.dtype = diagonal.device, diagonal.dtype
 
     @classmethod
     def build(
@@ -30,14 +31,6 @@ class DiagonalFisher(Curvature):
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     ) -> DiagonalFisher:
         return cls(diagonal_fisher(model, loss, data, chunk_bytes), weight_decay)
-
-    @property
-    def device(self) -> torch.device:
-        return self.diagonal.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.diagonal.dtype
 
     def matvec(self, v: Tensor) -> Tensor:
         return self.diagonal[:, None] * v if v.ndim == 2 else self.diagonal * v
@@ -68,16 +61,8 @@ class EmpiricalFisher(Curvature):
             chunk_bytes,
         )
         first = next(p for p in model.parameters() if p.requires_grad)
-        self._device, self._dtype = first.device, first.dtype
+        self.device, self.dtype = first.device, first.dtype
         self.n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-    @property
-    def device(self) -> torch.device:
-        return self._device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self._dtype
 
     def matvec(self, v: Tensor) -> Tensor:
         v, single = as_matrix(v)

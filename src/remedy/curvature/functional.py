@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterator
 
 import torch
@@ -9,7 +10,8 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from remedy.curvature.grads import trainable
-from remedy.task import Examples
+from remedy.curvature.operator import Curvature, as_matrix
+from remedy.task import Examples, LossFn
 
 
 class FunctionalModel:
@@ -39,3 +41,32 @@ def chunks(data: Examples, size: int) -> Iterator[Examples]:
 def random_subset(data: Examples, batch_size: int, generator: torch.Generator) -> Examples:
     index = torch.randperm(len(data), generator=generator)[: min(batch_size, len(data))]
     return data[index.to(data.y.device)]
+
+
+class DataCurvature(Curvature):
+    """A curvature of ``J(θ) = (1/N) Σ_i loss(f(θ, x_i), y_i) + (weight_decay/2) ‖θ‖²`` whose products are
+    sums of per-chunk products; subclasses give the chunk product."""
+
+    def __init__(
+        self, model: nn.Module, loss: LossFn, data: Examples, weight_decay: float = 0.0, chunk: int = 512
+    ) -> None:
+        self.f = FunctionalModel(model)
+        self.loss, self.data, self.weight_decay, self.chunk = loss, data, weight_decay, chunk
+        self.n_params = self.f.theta.numel()
+        self.device, self.dtype = self.f.theta.device, self.f.theta.dtype
+
+    @abstractmethod
+    def _chunk_products(self, part: Examples, v: Tensor) -> Tensor:
+        """The unnormalised sum over ``part`` of the per-example curvature times the columns of ``v``."""
+
+    def matvec(self, v: Tensor) -> Tensor:
+        v, single = as_matrix(v)
+        out = torch.zeros_like(v)
+        for part in chunks(self.data, self.chunk):
+            out += self._chunk_products(part, v)
+        out = out / len(self.data) + self.weight_decay * v
+        return out.squeeze(1) if single else out
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> DataCurvature:
+        subset = random_subset(self.data, batch_size, generator)
+        return type(self)(self.f.model, self.loss, subset, self.weight_decay, self.chunk)

@@ -3,16 +3,14 @@ Hessian is never built)."""
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.func import grad, jvp, vmap
 
-from remedy.curvature.functional import FunctionalModel, chunks, random_subset
-from remedy.curvature.operator import Curvature, as_matrix
-from remedy.task import Examples, LossFn
+from remedy.curvature.functional import DataCurvature
+from remedy.task import Examples
 
 
-class Hessian(Curvature):
+class Hessian(DataCurvature):
     """``H = ∇²_θ J(θ̂)`` for ``J(θ) = (1/N) Σ_i loss(f(θ, x_i), y_i) + (weight_decay/2) ‖θ‖²``.
 
     Products are exact (one jvp of the gradient per data chunk, vmapped over the columns of ``v``).
@@ -20,29 +18,6 @@ class Hessian(Curvature):
     """
 
     name = "hessian"
-
-    def __init__(
-        self, model: nn.Module, loss: LossFn, data: Examples, weight_decay: float = 0.0, chunk: int = 512
-    ) -> None:
-        self.f = FunctionalModel(model)
-        self.loss, self.data, self.weight_decay, self.chunk = loss, data, weight_decay, chunk
-        self.n_params = self.f.theta.numel()
-
-    @property
-    def device(self) -> torch.device:
-        return self.f.theta.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.f.theta.dtype
-
-    def matvec(self, v: Tensor) -> Tensor:
-        v, single = as_matrix(v)
-        out = torch.zeros_like(v)
-        for part in chunks(self.data, self.chunk):
-            out += self._chunk_products(part, v)
-        out = out / len(self.data) + self.weight_decay * v
-        return out.squeeze(1) if single else out
 
     def _chunk_products(self, part: Examples, v: Tensor) -> Tensor:
         """``Σ_{i∈part} ∇² loss_i · v`` for the columns of ``v``."""
@@ -54,8 +29,3 @@ class Hessian(Curvature):
             return jvp(grad(total), (self.f.theta,), (u,))[1]
 
         return vmap(hvp, in_dims=1, out_dims=1)(v)
-
-    def sample(self, batch_size: int, generator: torch.Generator) -> Hessian:
-        return Hessian(
-            self.f.model, self.loss, random_subset(self.data, batch_size, generator), self.weight_decay, self.chunk
-        )

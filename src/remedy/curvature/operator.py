@@ -12,10 +12,14 @@ from remedy.errors import RemedyError, check
 
 
 class Curvature(ABC):
-    """A symmetric ``[P, P]`` operator C at θ̂ (Hessian, GGN, Fisher, ...), applied to ``[P]`` or ``[P, k]``."""
+    """A symmetric ``[P, P]`` operator C at θ̂ (Hessian, GGN, Fisher, ...), applied to ``[P]`` or ``[P, k]``.
+
+    Back-ends set ``n_params``, ``device`` and ``dtype`` and implement ``matvec``."""
 
     name: str = "curvature"
     n_params: int
+    device: torch.device
+    dtype: torch.dtype
 
     @abstractmethod
     def matvec(self, v: Tensor) -> Tensor:
@@ -40,14 +44,6 @@ class Curvature(ABC):
         blocks = [self.matvec(eye[:, i : i + columns]) for i in range(0, self.n_params, columns)]
         matrix = torch.cat(blocks, dim=1)
         return 0.5 * (matrix + matrix.T)
-
-    @property
-    @abstractmethod
-    def device(self) -> torch.device: ...
-
-    @property
-    @abstractmethod
-    def dtype(self) -> torch.dtype: ...
 
 
 def as_matrix(v: Tensor) -> tuple[Tensor, bool]:
