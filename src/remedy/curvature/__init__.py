@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from torch import nn
 
@@ -11,6 +12,7 @@ from remedy.curvature.fisher import diagonal_fisher
 from remedy.curvature.ggn import GaussNewton
 from remedy.curvature.grads import DEFAULT_CHUNK_BYTES, chunk_size, flatten, per_example_grads, trainable
 from remedy.curvature.hessian import Hessian
+from remedy.curvature.kfac import KFAC
 from remedy.curvature.operator import Curvature
 from remedy.registry import Registry
 from remedy.task import Examples, LossFn
@@ -20,6 +22,8 @@ CURVATURES.register("hessian")(Hessian)
 CURVATURES.register("ggn")(GaussNewton)
 CURVATURES.register("fisher")(EmpiricalFisher)
 CURVATURES.register("fisher-diag")(DiagonalFisher.build)
+CURVATURES.register("kfac")(KFAC)
+CURVATURES.register("ekfac")(partial(KFAC, eigen_corrected=True))
 
 
 def build_curvature(name: str, model: nn.Module, loss: LossFn, data: Examples, weight_decay: float = 0.0) -> Curvature:
@@ -30,6 +34,7 @@ def build_curvature(name: str, model: nn.Module, loss: LossFn, data: Examples, w
 __all__ = [
     "CURVATURES",
     "DEFAULT_CHUNK_BYTES",
+    "KFAC",
     "Curvature",
     "DiagonalFisher",
     "EmpiricalFisher",
