@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 from torch.func import grad, jvp, vjp, vmap
 
 from remedy.curvature.functional import DataCurvature
-from remedy.task import Examples
+from remedy.task import Examples, cross_entropy
 
 
 class GaussNewton(DataCurvature):
@@ -19,7 +20,10 @@ class GaussNewton(DataCurvature):
     name = "ggn"
 
     def _output_hvp(self, o: Tensor, y: Tensor, t: Tensor) -> Tensor:
-        """``∇²_o loss(o, y) t`` for one example."""
+        """``∇²_o loss(o, y) t`` for one example: ``(diag(p) − p pᵀ) t`` for softmax cross-entropy, else autograd."""
+        if self.loss is cross_entropy:
+            p = torch.softmax(o, -1)
+            return p * t - p * (p * t).sum(-1, keepdim=True)
         return jvp(grad(lambda out: self.loss(out[None], y[None]).sum()), (o,), (t,))[1]
 
     def _chunk_products(self, part: Examples, v: Tensor) -> Tensor:

@@ -145,7 +145,7 @@ class KFAC(Curvature):
                 block.values = torch.zeros_like(block.values)
             for pairs in self._passes(model, loss, data, batch_size):
                 for block, (a, g) in zip(self.blocks, pairs, strict=True):
-                    rotated = torch.einsum("blo,op,bli,iq->bpq", g.double(), block.q_s, a.double(), block.q_a)
+                    rotated = torch.einsum("blp,blq->bpq", g.double() @ block.q_s, a.double() @ block.q_a)
                     block.values += rotated.square().sum(0) / n
 
     def _blocks_of(self, v: Tensor, block: _Block) -> Tensor:
