@@ -36,12 +36,13 @@ def lissa(
     each step, averaged over ``repeats``. Converges when ``s`` exceeds the largest eigenvalue of ``C + δI``;
     stops with a clear error as soon as the recursion blows up instead of returning NaN.
 
-    ``scale=None`` takes 1.5 × the largest eigenvalue of ``C + δI`` from 20 power iterations. A truncated
+    ``scale=None`` takes 1.5 × the largest eigenvalue of ``C + δI`` from 20 power iterations on one
+    mini-batch of ``batch_size`` (the recursion's stability depends on the mini-batch curvature). A truncated
     ``depth`` inverts well only the directions with eigenvalue ≫ ``scale/depth``; the rest are shrunk
     (which acts as extra damping)."""
     gen = torch.Generator().manual_seed(seed)
     if scale is None:
-        scale = 1.5 * (largest_eigenvalue(curvature, gen) + damping)
+        scale = 1.5 * (largest_eigenvalue(curvature.sample(batch_size, gen), gen) + damping)
     check(depth > 0 and repeats > 0 and scale > 0, "--solver lissa", "positive depth, repeats and scale")
     b, single = as_matrix(v)
     limit = 1e6 * float(b.norm()) + 1e-30
