@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Protocol
 
 import torch
 from torch import Tensor, nn
 
+from remedy.cache import Cache, fingerprint
 from remedy.curvature import (
     DEFAULT_CHUNK_BYTES,
     Curvature,
     build_curvature,
+    chunk_size,
     diagonal_fisher,
     flatten,
     per_example_grads,
@@ -57,6 +60,9 @@ class Posterior:
         init: builds a freshly initialised model for retraining from scratch; by default a copy of
             ``model`` with every submodule's ``reset_parameters()`` called under the given seed.
         chunk_bytes: memory budget for one chunk of per-example gradients.
+        cache_dir: a folder where the diagonal Fisher and (up to ``cache_bytes``) the per-example
+            training gradients are saved and reused while the model, data and loss fingerprints match.
+        cache_bytes: the largest gradient matrix ``[N, P]`` kept on disk and in memory.
     """
 
     def __init__(
@@ -69,6 +75,8 @@ class Posterior:
         weight_decay: float = 0.0,
         init: Callable[[int], nn.Module] | None = None,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        cache_dir: str | Path | None = None,
+        cache_bytes: int = 2**30,
     ) -> None:
         check_eval_model(model)
         self.model = copy.deepcopy(model)
@@ -93,6 +101,16 @@ class Posterior:
         self._init = init
         self._theta = flatten(trainable(self.model)).clone()
         self._fisher: Tensor | None = None
+        self._grads: Tensor | None = None
+        self.cache = Cache(cache_dir) if cache_dir is not None else None
+        self.cache_bytes = cache_bytes
+        if self.cache is not None:
+            loss_name = f"{getattr(loss, '__module__', '')}.{getattr(loss, '__qualname__', repr(loss))}"
+            self._key = {
+                "model": fingerprint(self.model),
+                "data": fingerprint(self.train.x, self.train.y),
+                "loss": loss_name,
+            }
 
     @property
     def n(self) -> int:
@@ -136,8 +154,20 @@ class Posterior:
     def fisher(self) -> Tensor:
         """The diagonal empirical Fisher ``F̂`` at θ̂ on D, flat ``[P]`` (computed once)."""
         if self._fisher is None:
-            self._fisher = diagonal_fisher(self.model, self.loss, self.train, self.chunk_bytes)
+            self._fisher = self._cached(
+                "fisher-diag", lambda: diagonal_fisher(self.model, self.loss, self.train, self.chunk_bytes)
+            )
         return self._fisher
+
+    def _cached(self, kind: str, compute: Callable[[], Tensor]) -> Tensor:
+        if self.cache is None:
+            return compute()
+        found = self.cache.load(kind, self._key, self.device)
+        if found is not None:
+            return found["value"]
+        value = compute()
+        self.cache.save(kind, self._key, {"value": value})
+        return value
 
     def curvature(self, name: str = "ggn") -> Curvature:
         """The named curvature (``hessian``, ``ggn``, ``fisher``, ``fisher-diag``) of the training objective at θ̂,
@@ -147,8 +177,20 @@ class Posterior:
         return self._curvatures[name]
 
     def train_grads(self) -> Iterator[tuple[int, Tensor]]:
-        """Chunks ``(start, G)`` of per-example training-loss gradients ``∇ loss(z_i, θ̂)``, within the memory budget."""
-        return per_example_grads(self.model, self.loss, self.train, self.chunk_bytes)
+        """Chunks ``(start, G)`` of per-example training-loss gradients ``∇ loss(z_i, θ̂)``, within the memory
+        budget. With a cache and ``N·P`` within ``cache_bytes``, the whole matrix is computed once, saved and reused."""
+        n_params = self._theta.numel()
+        if self.cache is None or self.n * n_params * self._theta.element_size() > self.cache_bytes:
+            return per_example_grads(self.model, self.loss, self.train, self.chunk_bytes)
+        if self._grads is None:
+            self._grads = self._cached(
+                "train-grads",
+                lambda: torch.cat(
+                    [g for _, g in per_example_grads(self.model, self.loss, self.train, self.chunk_bytes)]
+                ),
+            )
+        rows = chunk_size(n_params, self.chunk_bytes, self._theta.element_size())
+        return ((start, self._grads[start : start + rows]) for start in range(0, self.n, rows))
 
     def gradient(self, data: Examples) -> Tensor:
         """``∇_θ`` of the mean loss of ``data`` at θ̂, flat ``[P]``."""
