@@ -35,7 +35,9 @@ def setup() -> tuple[torch.nn.Module, Examples]:
 
 def test_fisher_is_computed_once_and_reloaded(tmp_path: Path, counted: dict[str, int]) -> None:
     model, data = setup()
-    first = remedy.Posterior(model, data, cache_dir=tmp_path).fisher()
+    posterior = remedy.Posterior(model, data, cache_dir=tmp_path)
+    first = posterior.fisher()
+    torch.testing.assert_close(posterior.curvature("fisher-diag").diagonal, first)  # reused, not recomputed
     again = remedy.Posterior(model, data, cache_dir=tmp_path).fisher()
     assert counted["fisher"] == 1 and torch.equal(first, again)
     settings = json.loads(next(tmp_path.glob("fisher-diag-*.json")).read_text())

@@ -20,6 +20,7 @@ from remedy.cache import Cache, fingerprint
 from remedy.curvature import (
     DEFAULT_CHUNK_BYTES,
     Curvature,
+    DiagonalFisher,
     build_curvature,
     chunk_size,
     diagonal_fisher,
@@ -173,7 +174,10 @@ class Posterior:
         """The named curvature (``hessian``, ``ggn``, ``fisher``, ``fisher-diag``) of the training objective at θ̂,
         built once and reused (so are the factorisations solvers attach to it)."""
         if name not in self._curvatures:
-            self._curvatures[name] = build_curvature(name, self.model, self.loss, self.train, self.weight_decay)
+            if name == "fisher-diag":  # the diagonal the posterior already holds (and caches on disk)
+                self._curvatures[name] = DiagonalFisher(self.fisher(), self.weight_decay)
+            else:
+                self._curvatures[name] = build_curvature(name, self.model, self.loss, self.train, self.weight_decay)
         return self._curvatures[name]
 
     def train_grads(self) -> Iterator[tuple[int, Tensor]]:

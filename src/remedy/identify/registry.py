@@ -7,7 +7,7 @@ from collections.abc import Callable
 from torch import Tensor
 
 from remedy.data.failures import Failures
-from remedy.posterior import Posterior
+from remedy.posterior import Posterior, Update
 from remedy.registry import Registry
 
 Scorer = Callable[..., Tensor]
@@ -15,10 +15,10 @@ Scorer = Callable[..., Tensor]
 SCORERS: Registry[Scorer] = Registry("--identify")
 
 
-def posterior_edit_scores(posterior: Posterior, failures: Failures, update: object) -> Tensor:
+def posterior_edit_scores(posterior: Posterior, failures: Failures, update: Update) -> Tensor:
     """Tanno eq. 7 with point estimates: ``r(z) = log p(z | θ̂) − log p(z | θ*)``, θ* = θ̂ with F_q inserted.
 
     ``update`` inserts ``failures.query_fit`` and early-stops on ``failures.query_val``.
     """
-    theta_star = posterior.insert(failures.query_fit, update, failures.query_val)  # type: ignore[arg-type]
+    theta_star = posterior.insert(failures.query_fit, update, failures.query_val)
     return posterior.log_likelihood(posterior.train) - posterior.log_likelihood(posterior.train, theta_star)
