@@ -6,9 +6,12 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import torch
 from safetensors.torch import load_file
 
 from remedy.cli import main
+from remedy.io import load_weights
+from remedy.models import build_model
 
 
 def test_demo_writes_the_whole_evidence(tmp_path: Path, capsys) -> None:
@@ -37,6 +40,11 @@ def test_demo_writes_the_whole_evidence(tmp_path: Path, capsys) -> None:
     assert list(scores.columns) == ["index", "given_label", "true_label", "corrupted", "score"]
     assert len(scores) == summary["n_train"] and scores["corrupted"].sum() == summary["n_corrupted"]
     assert load_file(str(out / "finetune.safetensors"))
+    original = build_model("mlp", (2,), 2, seed=99)
+    load_weights(out / "original.safetensors", original)  # the trained model comes back exactly
+    assert all(
+        torch.equal(v, load_file(str(out / "original.safetensors"))[k]) for k, v in original.state_dict().items()
+    )
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and "<script" not in html
     assert not list(out.glob(".*"))  # no temporary files left behind

@@ -6,6 +6,7 @@ import torch
 from remedy.data import (
     flip_labels,
     flip_uniform,
+    gaussian_noise,
     load_dataset,
     pair_matrix,
     parse_pairs,
@@ -66,3 +67,10 @@ def test_salt_and_pepper_only_touches_masked_images() -> None:
 def test_bad_flip_specs_name_the_argument(spec: str) -> None:
     with pytest.raises(RemedyError, match=r"^--flip: expected"):
         pair_matrix(parse_pairs(spec), 10)
+
+
+def test_gaussian_noise_only_touches_masked_inputs() -> None:
+    x = torch.zeros(60, 3)
+    y = torch.arange(3).repeat(20)
+    c = gaussian_noise(x, y, classes=[2], fraction=0.5, std=1.0, seed=0)
+    assert torch.equal((c.x != 0).any(1), c.mask) and set(y[c.mask].tolist()) == {2} and c.n_corrupted == 10

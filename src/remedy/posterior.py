@@ -29,7 +29,7 @@ from remedy.curvature import (
     trainable,
 )
 from remedy.errors import RemedyError, check
-from remedy.models.fit import fit
+from remedy.models.fit import FitLog, fit
 from remedy.models.train import TrainConfig, error_rate, mean_loss
 from remedy.task import Examples, ExamplesLike, LossFn, as_examples, check_eval_model, cross_entropy
 
@@ -103,6 +103,8 @@ class Posterior:
         self._theta = flatten(trainable(self.model)).clone()
         self._fisher: Tensor | None = None
         self._grads: Tensor | None = None
+        self.last_fit: FitLog | None = None
+        """The log of the most recent update fitted from θ̂ (epochs, stopping point, criterion history)."""
         self.cache = Cache(cache_dir) if cache_dir is not None else None
         self.cache_bytes = cache_bytes
         if self.cache is not None:
@@ -236,7 +238,7 @@ class Posterior:
         config = config or self.config
         model = self.copy_model()
         criterion = (lambda m: mean_loss(m, stop, self.loss)) if stop_on == "loss" else (lambda m: error_rate(m, stop))
-        fit(
+        self.last_fit = fit(
             model,
             n,
             lambda batch: objective(model, batch),
