@@ -3,7 +3,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from remedy.curvature import chunk_size, diagonal_fisher, per_example_grads
+from remedy.curvature import chunk_size, diagonal_fisher, directional_derivatives, per_example_grads
 from remedy.models import MLP, TannoCNN
 from remedy.task import Examples, cross_entropy
 
@@ -56,3 +56,15 @@ def test_diagonal_fisher_is_mean_of_squared_per_example_grads() -> None:
     torch.testing.assert_close(fisher, grads.square().mean(0), rtol=1e-5, atol=1e-8)
     squared_batch_gradient = grads.mean(0).square()
     assert not torch.allclose(fisher, squared_batch_gradient, rtol=0.1)
+
+
+def test_directional_derivatives_equal_per_example_gradients_times_directions() -> None:
+    torch.manual_seed(0)
+    model = TannoCNN(1, 4).eval()
+    data = Examples(torch.randn(7, 1, 8, 8), torch.randint(0, 4, (7,)))
+    n_params = sum(p.numel() for p in model.parameters())
+    directions = torch.randn(n_params, 3)
+    expected = loop_grads(model, data) @ directions
+    for batch_size in (1024, 3):
+        got = directional_derivatives(model, cross_entropy, data, directions, batch_size)
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)

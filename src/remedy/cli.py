@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--solver", default="cg", help=f"iHVP solver for second-order methods: {', '.join(SOLVERS.names())}"
     )
+    demo.add_argument(
+        "--curvature-examples", type=int, help="estimate the curvature on this many training examples (default: all)"
+    )
     demo.add_argument("--damping", type=float, default=1e-3, help="added to the curvature's diagonal (default 1e-3)")
     demo.add_argument("--model", choices=ARCHITECTURES, help="architecture (default: cnn for images, mlp otherwise)")
     demo.add_argument("--quick", action="store_true", help="fewer images and epochs: finishes in about a minute")
@@ -68,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         curvature=args.curvature,
         solver=args.solver,
         damping=args.damping,
+        curvature_examples=args.curvature_examples,
     )
     try:
         run = run_demo(config, args.out)

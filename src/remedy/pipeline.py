@@ -45,6 +45,7 @@ class DemoConfig:
         model: ``cnn`` / ``mlp`` / ``logreg``; default ``cnn`` for images, ``mlp`` otherwise.
         quick: a smaller dataset and at most 15 epochs per fit, for trying things.
         curvature, solver, damping: for the second-order methods (``linear-influence``, ``newton``).
+        curvature_examples: estimate the curvature of ``linear-influence`` on this many training examples.
     """
 
     dataset: str = "mnist"
@@ -58,6 +59,7 @@ class DemoConfig:
     model: str | None = None
     quick: bool = False
     curvature: str = "ggn"
+    curvature_examples: int | None = None
     solver: str = "cg"
     damping: float = 1e-3
 
@@ -100,6 +102,8 @@ def _options(method: Callable[..., Any], config: DemoConfig) -> dict[str, Any]:
     options: dict[str, Any] = {"seed": config.seed}
     if "solver" in declared:
         options.update(curvature=config.curvature, solver=config.solver, damping=config.damping)
+    if "curvature_examples" in declared:
+        options.update(curvature_examples=config.curvature_examples)
     return options
 
 

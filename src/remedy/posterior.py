@@ -24,6 +24,7 @@ from remedy.curvature import (
     build_curvature,
     chunk_size,
     diagonal_fisher,
+    directional_derivatives,
     flatten,
     per_example_grads,
     trainable,
@@ -103,6 +104,8 @@ class Posterior:
         self._theta = flatten(trainable(self.model)).clone()
         self._fisher: Tensor | None = None
         self._grads: Tensor | None = None
+        self.jvp_directions = 4
+        """Up to this many directions, :meth:`train_products` uses ``jvp`` instead of per-example gradients."""
         self.last_fit: FitLog | None = None
         """The log of the most recent update fitted from θ̂ (epochs, stopping point, criterion history)."""
         self.cache = Cache(cache_dir) if cache_dir is not None else None
@@ -172,21 +175,35 @@ class Posterior:
         self.cache.save(kind, self._key, {"value": value})
         return value
 
-    def curvature(self, name: str = "ggn") -> Curvature:
-        """The named curvature (``hessian``, ``ggn``, ``fisher``, ``fisher-diag``) of the training objective at θ̂,
-        built once and reused (so are the factorisations solvers attach to it)."""
-        if name not in self._curvatures:
-            if name == "fisher-diag":  # the diagonal the posterior already holds (and caches on disk)
-                self._curvatures[name] = DiagonalFisher(self.fisher(), self.weight_decay)
+    def curvature(self, name: str = "ggn", examples: int | None = None, seed: int = 0) -> Curvature:
+        """The named curvature (see :data:`remedy.curvature.CURVATURES`) of the training objective at θ̂, built
+        once and reused (so are the factorisations solvers attach to it).
+
+        ``examples``: estimate it on that many training examples drawn with ``seed`` instead of all N
+        (each product or factor pass then costs that fraction of an epoch).
+        """
+        if examples is not None:
+            check(examples > 0, "curvature_examples", f"a positive number of examples, got {examples}")
+        subset = examples is not None and examples < self.n
+        key = f"{name}/{examples}/{seed}" if subset else name
+        if key not in self._curvatures:
+            if name == "fisher-diag" and not subset:  # the diagonal the posterior already holds (and caches on disk)
+                self._curvatures[key] = DiagonalFisher(self.fisher(), self.weight_decay)
             else:
-                self._curvatures[name] = build_curvature(name, self.model, self.loss, self.train, self.weight_decay)
-        return self._curvatures[name]
+                data = self.train
+                if subset:
+                    data = data[torch.randperm(self.n, generator=torch.Generator().manual_seed(seed))[:examples]]
+                self._curvatures[key] = build_curvature(name, self.model, self.loss, data, self.weight_decay)
+        return self._curvatures[key]
+
+    def _keeps_grads(self) -> bool:
+        return self.cache is not None and self.n * self._theta.numel() * self._theta.element_size() <= self.cache_bytes
 
     def train_grads(self) -> Iterator[tuple[int, Tensor]]:
         """Chunks ``(start, G)`` of per-example training-loss gradients ``∇ loss(z_i, θ̂)``, within the memory
         budget. With a cache and ``N·P`` within ``cache_bytes``, the whole matrix is computed once, saved and reused."""
         n_params = self._theta.numel()
-        if self.cache is None or self.n * n_params * self._theta.element_size() > self.cache_bytes:
+        if not self._keeps_grads():
             return per_example_grads(self.model, self.loss, self.train, self.chunk_bytes)
         if self._grads is None:
             self._grads = self._cached(
@@ -197,6 +214,33 @@ class Posterior:
             )
         rows = chunk_size(n_params, self.chunk_bytes, self._theta.element_size())
         return ((start, self._grads[start : start + rows]) for start in range(0, self.n, rows))
+
+    def train_products(self, directions: Tensor) -> Tensor:
+        """``[N, k]`` products ``∇ loss(z_i, θ̂)ᵀ directions[:, j]`` for every training example.
+
+        From the (disk-)cached gradient matrix when the posterior keeps one or ``k`` is large, else by
+        forward-mode differentiation, which never forms the ``[N, P]`` gradients."""
+        directions = directions.reshape(self._theta.numel(), -1)
+        if self._keeps_grads() or directions.shape[1] > self.jvp_directions:
+            return torch.cat([g @ directions for _, g in self.train_grads()])
+        return directional_derivatives(self.model, self.loss, self.train, directions)
+
+    def theta(self) -> Tensor:
+        """θ̂ as a flat vector (a copy)."""
+        return self._theta.clone()
+
+    def weighted_gradient(self, weights: Tensor, batch_size: int = 1024) -> Tensor:
+        """``∇_θ Σ_i weights[i] · loss(z_i, θ̂)`` over the training set, flat ``[P]``."""
+        check(weights.shape == (self.n,), "weights", f"one weight per training example ({self.n})")
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        total = [torch.zeros_like(p) for p in params]
+        for start in range(0, self.n, batch_size):
+            part, w = self.train[start : start + batch_size], weights[start : start + batch_size]
+            if bool((w != 0).any()):
+                value = self.loss(self.model(part.x), part.y) @ w.to(self.device, self._theta.dtype)
+                for acc, g in zip(total, torch.autograd.grad(value, params), strict=True):
+                    acc += g
+        return torch.cat([g.reshape(-1) for g in total])
 
     def gradient(self, data: Examples) -> Tensor:
         """``∇_θ`` of the mean loss of ``data`` at θ̂, flat ``[P]``."""

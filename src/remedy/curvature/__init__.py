@@ -10,7 +10,14 @@ from torch import nn
 from remedy.curvature.empirical_fisher import DiagonalFisher, EmpiricalFisher
 from remedy.curvature.fisher import diagonal_fisher
 from remedy.curvature.ggn import GaussNewton
-from remedy.curvature.grads import DEFAULT_CHUNK_BYTES, chunk_size, flatten, per_example_grads, trainable
+from remedy.curvature.grads import (
+    DEFAULT_CHUNK_BYTES,
+    chunk_size,
+    directional_derivatives,
+    flatten,
+    per_example_grads,
+    trainable,
+)
 from remedy.curvature.hessian import Hessian
 from remedy.curvature.kfac import KFAC
 from remedy.curvature.operator import Curvature
@@ -43,6 +50,7 @@ __all__ = [
     "build_curvature",
     "chunk_size",
     "diagonal_fisher",
+    "directional_derivatives",
     "flatten",
     "per_example_grads",
     "trainable",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, grad, vmap
+from torch.func import functional_call, grad, jvp, vmap
 
 from remedy.errors import check
 from remedy.task import Examples, LossFn
@@ -54,3 +54,39 @@ def per_example_grads(
         part = data[start : start + size]
         grads = batched(params, part.x.to(device), part.y.to(device))
         yield start, torch.cat([g.reshape(len(part), -1) for g in grads.values()], dim=1)
+
+
+def directional_derivatives(
+    model: nn.Module, loss: LossFn, data: Examples, directions: Tensor, batch_size: int = 1024
+) -> Tensor:
+    """``D [N, k]`` with ``D[i, j] = ∇_θ loss(z_i)ᵀ directions[:, j]``, by forward-mode differentiation (``jvp``).
+
+    Equal to ``G @ directions`` for the per-example gradient matrix ``G`` of :func:`per_example_grads`,
+    without ever forming ``G``: each direction costs about two forward passes over ``data``, so this
+    is the cheaper route for a few directions (one failure set, a handful of metrics).
+    """
+    params = trainable(model)
+    buffers = {name: b.detach() for name, b in model.named_buffers()}
+    names, shapes = list(params), [p.shape for p in params.values()]
+    sizes = [p.numel() for p in params.values()]
+    theta = flatten(params)
+    check(
+        directions.ndim == 2 and directions.shape[0] == theta.numel(),
+        "directions",
+        f"a [{theta.numel()}, k] matrix, got shape {tuple(directions.shape)}",
+    )
+
+    def losses(x: Tensor, y: Tensor) -> Callable[[Tensor], Tensor]:
+        def of(flat: Tensor) -> Tensor:
+            tensors = {n: t.view(s) for n, t, s in zip(names, flat.split(sizes), shapes, strict=True)}
+            return loss(functional_call(model, (tensors, buffers), (x,)), y)
+
+        return of
+
+    out = []
+    for start in range(0, len(data), batch_size):
+        part = data[start : start + batch_size]
+        f = losses(part.x, part.y)
+        columns = [jvp(f, (theta,), (d,))[1] for d in directions.T]
+        out.append(torch.stack(columns, dim=1))
+    return torch.cat(out).detach()

@@ -133,9 +133,10 @@ class KFAC(Curvature):
             block.s_factor = torch.zeros(block.shape[0], block.shape[0], dtype=torch.float64, device=self.device)
         for pairs in self._passes(model, loss, data, batch_size):
             for block, (a, g) in zip(self.blocks, pairs, strict=True):
-                a, g = a.double(), g.double()
-                block.a_factor += torch.einsum("bli,blj->ij", a, a) / (n * a.shape[1])
-                block.s_factor += torch.einsum("bli,blj->ij", g, g) / n
+                positions = a.shape[1]
+                a, g = a.flatten(0, 1), g.flatten(0, 1)  # batch products in the model's precision, sums in float64
+                block.a_factor += (a.T @ a).double() / (n * positions)
+                block.s_factor += (g.T @ g).double() / n
         for block in self.blocks:
             lam_a, block.q_a = torch.linalg.eigh(block.a_factor)
             lam_s, block.q_s = torch.linalg.eigh(block.s_factor)
@@ -145,8 +146,9 @@ class KFAC(Curvature):
                 block.values = torch.zeros_like(block.values)
             for pairs in self._passes(model, loss, data, batch_size):
                 for block, (a, g) in zip(self.blocks, pairs, strict=True):
-                    rotated = torch.einsum("blp,blq->bpq", g.double() @ block.q_s, a.double() @ block.q_a)
-                    block.values += rotated.square().sum(0) / n
+                    per_example = torch.einsum("blo,bli->boi", g, a)  # G_n, then rotate: cheaper than rotating a
+                    rotated = block.q_s.T.to(g.dtype) @ per_example @ block.q_a.to(a.dtype)
+                    block.values += rotated.square().sum(0).double() / n
 
     def _blocks_of(self, v: Tensor, block: _Block) -> Tensor:
         """The block's ``[out, in(+1), k]`` slice of ``v [P, k]``."""

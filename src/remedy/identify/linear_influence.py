@@ -17,7 +17,7 @@ from remedy.task import ExamplesLike
 
 def _scores(posterior: Posterior, directions: Tensor) -> Tensor:
     """``−G s`` for every training example's loss gradient ``g_z`` (rows of G) and ``directions`` s ``[P, k]``."""
-    return torch.cat([-(g @ directions) for _, g in posterior.train_grads()])
+    return -posterior.train_products(directions)
 
 
 @SCORERS.register("linear-influence")
@@ -28,6 +28,7 @@ def linear_influence(
     curvature: str = "ggn",
     solver: str = "cg",
     damping: float = 1e-3,
+    curvature_examples: int | None = None,
     seed: int = 0,
     **solver_options: Any,
 ) -> Tensor:
@@ -35,10 +36,13 @@ def linear_influence(
     objective at θ̂), larger = more harmful.
 
     ``−r(z)/N`` is the first-order change of F_q's mean loss when ``z`` is removed (weight −1/N), so
-    ``r(z) > 0``: removing ``z`` lowers the failures' loss. One iHVP for the whole query set.
+    ``r(z) > 0``: removing ``z`` lowers the failures' loss. One iHVP for the whole query set, then one
+    forward-mode pass over D. ``curvature_examples`` estimates C on that many training examples (drawn
+    with ``seed``) instead of all N.
     """
     query = posterior.examples(failures.query, "failures.query")
-    direction = ihvp(posterior.curvature(curvature), posterior.gradient(query), damping, solver, **solver_options)
+    operator = posterior.curvature(curvature, curvature_examples, seed)
+    direction = ihvp(operator, posterior.gradient(query), damping, solver, **solver_options)
     return _scores(posterior, direction[:, None]).squeeze(1)
 
 
@@ -49,11 +53,14 @@ def pairwise_influence(
     curvature: str = "ggn",
     solver: str = "cg",
     damping: float = 1e-3,
+    curvature_examples: int | None = None,
+    seed: int = 0,
     **solver_options: Any,
 ) -> Tensor:
     """``R[i, j] = −∇L(q_j)ᵀ (C + δI)⁻¹ ∇L(z_i)``: the ``[N, Q]`` train × query matrix, one batched iHVP for
     all queries and training gradients streamed in chunks. Larger = ``z_i`` more harmful to ``q_j``."""
     data = posterior.examples(queries, "queries")
     rows = torch.cat([g for _, g in per_example_grads(posterior.model, posterior.loss, data, posterior.chunk_bytes)])
-    directions = ihvp(posterior.curvature(curvature), rows.T.contiguous(), damping, solver, **solver_options)
+    operator = posterior.curvature(curvature, curvature_examples, seed)
+    directions = ihvp(operator, rows.T.contiguous(), damping, solver, **solver_options)
     return _scores(posterior, directions)
