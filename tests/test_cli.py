@@ -72,6 +72,16 @@ def test_second_order_methods_by_name(tmp_path: Path) -> None:
     args = ["demo", "--dataset", "wine", "--quick", "--out", str(tmp_path), "--identify", "linear-influence"]
     assert main([*args, "--solver", "arnoldi", "--treat", "newton", "--damping", "0.01"]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["identify"]["options"] == {"seed": 0, "curvature": "ggn", "solver": "arnoldi", "damping": 0.01}
+    expected = {"seed": 0, "curvature": "ggn", "solver": "arnoldi", "damping": 0.01, "curvature_examples": None}
+    assert summary["identify"]["options"] == expected
     assert summary["treatments"]["newton"]["options"]["solver"] == "arnoldi"
     assert summary["settings"]["solver"] == "arnoldi"
+
+
+def test_puma_by_name_with_a_metric(tmp_path: Path) -> None:
+    args = ["demo", "--dataset", "wine", "--quick", "--out", str(tmp_path), "--identify", "puma", "--treat", "puma"]
+    assert main([*args, "--metric", "ece", "--model", "logreg", "--solver", "direct", "--damping", "0.01"]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["identify"]["method"] == "puma" and summary["identify"]["options"]["metric"] == "ece"
+    assert summary["treatments"]["puma"]["options"]["metric"] == "ece"
+    assert main([*args, "--metric", "nonsense"]) == 2

@@ -12,7 +12,6 @@ from remedy.models.train import TrainConfig
 from remedy.puma import compensation_weights, patch, valuation
 from remedy.task import Examples, cross_entropy
 
-
 WD = 0.05
 
 
@@ -75,7 +74,8 @@ def test_binned_ece_and_its_smooth_surrogate() -> None:
     for b in range(10):
         inside = (conf >= b / 10) & (conf < (b + 1) / 10) if b < 9 else conf >= 0.9
         if inside.any():
-            loop += inside.sum().item() / 500 * abs(float((pred[inside] == y[inside]).double().mean() - conf[inside].mean()))
+            gap = float((pred[inside] == y[inside]).double().mean() - conf[inside].mean())
+            loop += inside.sum().item() / 500 * abs(gap)
     assert float(ece(logits, y, bins=10)) == pytest.approx(loop, abs=1e-12)
     sharp = ECE((torch.zeros(500, 1), y), bins=10, temperature=1e-4, eps=1e-9)
     assert float(sharp.smooth(logits, y)) == pytest.approx(loop, abs=0.01)

@@ -13,6 +13,7 @@ from remedy.curvature.solvers import SOLVERS
 from remedy.data import DATASETS
 from remedy.errors import RemedyError
 from remedy.identify import SCORERS
+from remedy.metrics import METRICS
 from remedy.models import ARCHITECTURES
 from remedy.treat import TREATMENTS
 
@@ -44,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--curvature-examples", type=int, help="estimate the curvature on this many training examples (default: all)"
     )
+    demo.add_argument("--metric", default="loss", help=f"for puma: {', '.join(METRICS.names())} (default loss)")
     demo.add_argument("--damping", type=float, default=1e-3, help="added to the curvature's diagonal (default 1e-3)")
     demo.add_argument("--model", choices=ARCHITECTURES, help="architecture (default: cnn for images, mlp otherwise)")
     demo.add_argument("--quick", action="store_true", help="fewer images and epochs: finishes in about a minute")
@@ -72,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         solver=args.solver,
         damping=args.damping,
         curvature_examples=args.curvature_examples,
+        metric=args.metric,
     )
     try:
         run = run_demo(config, args.out)

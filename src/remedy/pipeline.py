@@ -46,6 +46,7 @@ class DemoConfig:
         quick: a smaller dataset and at most 15 epochs per fit, for trying things.
         curvature, solver, damping: for the second-order methods (``linear-influence``, ``newton``).
         curvature_examples: estimate the curvature of ``linear-influence`` on this many training examples.
+        metric: for ``puma``: the metric of F_q whose harm is scored, and of the kept data that patching keeps.
     """
 
     dataset: str = "mnist"
@@ -60,6 +61,7 @@ class DemoConfig:
     quick: bool = False
     curvature: str = "ggn"
     curvature_examples: int | None = None
+    metric: str = "loss"
     solver: str = "cg"
     damping: float = 1e-3
 
@@ -104,6 +106,8 @@ def _options(method: Callable[..., Any], config: DemoConfig) -> dict[str, Any]:
         options.update(curvature=config.curvature, solver=config.solver, damping=config.damping)
     if "curvature_examples" in declared:
         options.update(curvature_examples=config.curvature_examples)
+    if "metric" in declared:
+        options.update(metric=config.metric)
     return options
 
 

@@ -36,9 +36,9 @@ class Curvature(ABC):
     def dense(self, columns: int = 256) -> Tensor:
         """The explicit ``[P, P]`` matrix, built from ``matvec`` on blocks of identity columns (small models only)."""
         check(
-            self.n_params <= 20_000,
+            self.n_params <= 10_000,
             "--solver",
-            f"a model with at most 20,000 parameters for a dense curvature, got {self.n_params}",
+            f"at most 10,000 parameters for a dense curvature (else cg, lissa or arnoldi), got {self.n_params}",
         )
         eye = torch.eye(self.n_params, dtype=self.dtype, device=self.device)
         blocks = [self.matvec(eye[:, i : i + columns]) for i in range(0, self.n_params, columns)]

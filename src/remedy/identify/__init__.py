@@ -7,7 +7,7 @@ from typing import Any
 
 from remedy.data.failures import Failures
 from remedy.errors import check
-from remedy.identify import ewc_influence, finetune_influence, linear_influence  # noqa: F401  (registers the scorers)
+from remedy.identify import ewc_influence, finetune_influence, linear_influence, puma  # noqa: F401  (registers)
 from remedy.identify.registry import SCORERS
 from remedy.identify.scores import Scores
 from remedy.posterior import Posterior

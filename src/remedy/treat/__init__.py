@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from remedy.data.failures import Failures
 from remedy.errors import check
 from remedy.posterior import Posterior
-from remedy.treat import ewc_deletion, finetune, newton, retrain  # noqa: F401  (registers the treatments)
+from remedy.treat import ewc_deletion, finetune, newton, puma, retrain  # noqa: F401  (registers the treatments)
 from remedy.treat.registry import TREATMENTS
 
 
