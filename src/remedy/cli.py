@@ -1,4 +1,4 @@
-"""``remedy demo``: the whole diagnose → repair → report pipeline on a built-in example."""
+"""``remedy demo`` (diagnose → repair → report on a built-in example) and ``remedy experiment NAME``."""
 
 from __future__ import annotations
 
@@ -50,16 +50,47 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--model", choices=ARCHITECTURES, help="architecture (default: cnn for images, mlp otherwise)")
     demo.add_argument("--quick", action="store_true", help="fewer images and epochs: finishes in about a minute")
     demo.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    experiment = commands.add_parser("experiment", help="run a named study; writes summary.json and report.html")
+    experiment.add_argument("name", nargs="?", help="the experiment (see --list)")
+    experiment.add_argument("--list", action="store_true", help="list the experiments and exit")
+    experiment.add_argument("--out", type=Path, help="output folder (default: runs/experiments/NAME)")
+    experiment.add_argument("--seed", type=int, default=0)
+    experiment.add_argument("--quick", action="store_true", help="smaller data and fewer steps, for trying things")
+    experiment.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     return parser
+
+
+def _experiment(args: argparse.Namespace) -> int:
+    from remedy.experiments import EXPERIMENTS, run_experiment
+
+    if args.list or not args.name:
+        for name in EXPERIMENTS.names():
+            doc = (EXPERIMENTS.get(name).__module__ or "").rsplit(".", 1)[-1]
+            print(f"{name:22}{doc}")
+        return 0
+    try:
+        result, report = run_experiment(
+            args.name, args.out or Path("runs/experiments") / args.name, args.seed, args.quick
+        )
+    except RemedyError as err:
+        print(f"remedy: error: {err}", file=sys.stderr)
+        return 2
+    print(result.title)
+    for key, value in list(result.summary.items())[:6]:
+        print(f"  {key}: {value}")
+    print(f"report: {report.resolve()}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.command == "experiment":
+        return _experiment(args)
     from remedy.pipeline import DemoConfig, run_demo
     from remedy.report.html import write_report
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     config = DemoConfig(
         dataset=args.dataset,
         seed=args.seed,

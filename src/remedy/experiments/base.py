@@ -1,0 +1,27 @@
+"""The experiment contract: a named study that returns its numbers and figures; the runner writes them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from remedy.registry import Registry
+
+
+@dataclass
+class Result:
+    """What an experiment found: ``summary`` (JSON, its leading keys fixed by the issue that asked for it),
+    figures as data URIs with captions, and prose for the report."""
+
+    title: str
+    summary: dict[str, Any]
+    description: str = ""
+    figures: list[tuple[str, str]] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
+
+
+Experiment = Callable[[int, bool], Result]
+"""``experiment(seed, quick) -> Result``."""
+
+EXPERIMENTS: Registry[Experiment] = Registry("experiment")
