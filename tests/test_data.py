@@ -74,3 +74,10 @@ def test_gaussian_noise_only_touches_masked_inputs() -> None:
     y = torch.arange(3).repeat(20)
     c = gaussian_noise(x, y, classes=[2], fraction=0.5, std=1.0, seed=0)
     assert torch.equal((c.x != 0).any(1), c.mask) and set(y[c.mask].tolist()) == {2} and c.n_corrupted == 10
+
+
+def test_uniform_flips_are_not_the_examples_training_holds_out() -> None:
+    n, seed = 1000, 0
+    corruption = flip_uniform(torch.zeros(n, 2), torch.arange(n) % 2, 0.1, 2, seed)
+    held_out = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:100]  # train_model's split
+    assert 0.02 < float(corruption.mask[held_out].double().mean()) < 0.25

@@ -109,7 +109,7 @@ def test_compensation_recovers_planted_weights() -> None:
     planted[torch.randperm(200, generator=gen)[:6]] = torch.tensor(
         [1.5, -2.0, 0.7, 1.0, -0.5, 2.5], dtype=torch.float64
     )
-    weights = compensation_weights(psi, psi.T @ planted, alpha=1e-4)
+    weights = compensation_weights(psi, psi.T @ planted, alpha=1e-4, l1_ratio=1.0)
     assert set(torch.nonzero(weights.abs() > 0.05).flatten().tolist()) == set(torch.nonzero(planted).flatten().tolist())
     torch.testing.assert_close(weights, planted, atol=0.02, rtol=0)
 

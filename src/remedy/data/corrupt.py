@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from remedy.errors import RemedyError, check
+from remedy.seeds import stream
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def flip_uniform(x: Tensor, y: Tensor, rate: float, num_classes: int, seed: int)
     """Flip a ``rate`` fraction of labels (chosen at random) to a different class chosen uniformly."""
     check(0.0 <= rate <= 1.0, "--flip-rate", f"a fraction in [0, 1], got {rate}")
     check(num_classes >= 2, "num_classes", "at least 2 classes")
-    gen = torch.Generator().manual_seed(seed)
+    gen = stream(seed, "flip-uniform")  # not the permutation train_model(seed) holds out
     chosen = torch.randperm(len(y), generator=gen)[: round(rate * len(y))]
     offset = torch.randint(1, num_classes, (len(chosen),), generator=gen)
     given = y.clone()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -22,9 +23,12 @@ def accuracy(model: nn.Module, data: Examples) -> float:
     return float((predict(model, data) == data.y).double().mean())
 
 
-def fit(make: Any, data: Examples, config: TrainConfig, seed: int) -> nn.Module:
-    """A model from ``make(seed)`` trained on ``data`` with ``config``, in eval mode."""
-    model, _ = train_model(make(seed), data, config=config, seed=seed)
+def fit(make: Callable[[], nn.Module], data: Examples, config: TrainConfig, seed: int) -> nn.Module:
+    """A model from ``make()``, initialised under ``seed``, trained on ``data`` with ``config``; in eval mode."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = make()
+    model, _ = train_model(model, data, config=config, seed=seed)
     return model.eval()
 
 

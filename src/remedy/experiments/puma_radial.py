@@ -36,7 +36,7 @@ def puma_radial(seed: int, quick: bool) -> Result:
     train, causes, test = _data(seed, 300 if quick else 600, 40)
     kept = torch.ones(len(train), dtype=torch.bool)
     kept[causes] = False
-    make = lambda s: MLP(2, 2, hidden=(32, 32))  # noqa: E731
+    make = lambda: MLP(2, 2, hidden=(32, 32))  # noqa: E731
     model = fit(make, train, CONFIG, seed)
     retrained = fit(make, train[kept], CONFIG, seed)
     posterior = Posterior(model, train)

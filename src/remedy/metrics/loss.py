@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from remedy.curvature import per_example_grads
+from remedy.errors import check
 from remedy.metrics.base import DataMetric, Where
 from remedy.task import Examples, LossFn, cross_entropy
 
@@ -39,12 +40,23 @@ class PerExampleLoss(Loss):
 
 
 class Error(DataMetric):
-    """Smooth: ``1 − mean p(y | x, θ)`` (the expected error); exact: the error rate (1 − accuracy)."""
+    """Exact: the error rate (1 − accuracy). Smooth: ``1 − mean p(y | x, θ)`` (the expected error), or with a
+    ``temperature`` τ, ``mean σ(−margin/τ)`` with margin = logit_y − max_{c≠y} logit_c: a soft count of the
+    errors that does not move when the model only grows more or less confident far from its decision boundary."""
 
     name = "error"
 
+    def __init__(self, data: Examples | tuple[Tensor, Tensor], where: Where = None, temperature: float | None = None):
+        check(temperature is None or temperature > 0, "temperature", f"a positive temperature, got {temperature}")
+        super().__init__(data, where)
+        self.temperature = temperature
+
     def smooth(self, logits: Tensor, y: Tensor) -> Tensor:
-        return 1 - torch.softmax(logits, -1).gather(1, y[:, None]).mean()
+        if self.temperature is None:
+            return 1 - torch.softmax(logits, -1).gather(1, y[:, None]).mean()
+        own = logits.gather(1, y[:, None])[:, 0]
+        rival = logits.scatter(1, y[:, None], float("-inf")).max(1).values
+        return torch.sigmoid((rival - own) / self.temperature).mean()
 
     def exact(self, logits: Tensor, y: Tensor) -> Tensor:
         return (logits.argmax(-1) != y).double().mean()

@@ -66,6 +66,7 @@ def patch(
     up: Tensor | None = None,
     compensate: bool = True,
     alpha: float = 1e-3,
+    l1_ratio: float = 0.5,
     max_step: float | None = None,
     halvings: int = 16,
     curvature: str = "ggn",
@@ -103,7 +104,7 @@ def patch(
     psi = posterior.train_products(directions).double().cpu()  # [N, m]
     target = psi[causes].sum(0)
     weights = (
-        compensation_weights(psi[up], target, alpha)
+        compensation_weights(psi[up], target, alpha, l1_ratio)
         if compensate and len(up)
         else torch.zeros(len(up), dtype=psi.dtype)
     )
