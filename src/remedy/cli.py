@@ -60,6 +60,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _short(value: object) -> str:
+    """A summary value for the terminal: numbers to 4 significant digits, nested dicts inline, lists counted."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return f"[{len(value)} items]"
+    return str(value)
+
+
 def _experiment(args: argparse.Namespace) -> int:
     from remedy.experiments import EXPERIMENTS, run_experiment
 
@@ -77,7 +88,7 @@ def _experiment(args: argparse.Namespace) -> int:
         return 2
     print(result.title)
     for key, value in list(result.summary.items())[:6]:
-        print(f"  {key}: {value}")
+        print(f"  {key}: {_short(value)}")
     print(f"report: {report.resolve()}")
     return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from remedy.experiments import puma_calibration, puma_radial  # noqa: F401  (registers the experiments)
+from remedy.experiments import puma_calibration, puma_mislabel, puma_radial  # noqa: F401  (registers them)
 from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.io import write_json
 
