@@ -5,7 +5,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from remedy.experiments import puma_calibration, puma_mislabel, puma_radial  # noqa: F401  (registers them)
+from remedy.experiments import (  # noqa: F401  (registers them)
+    puma_calibration,
+    puma_mislabel,
+    puma_mnist_style,
+    puma_radial,
+)
 from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.io import write_json
 
