@@ -1,0 +1,55 @@
+"""The experiment commands: listed, run end to end, and their summary.json keys in the order the issues ask."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from remedy.cli import main
+
+LEADING_KEYS = {
+    "puma-radial": ["removed_agreement_with_retrain", "other_accuracy_change", "naive_other_accuracy_change"],
+    "puma-mnist-style": ["style_changed_fraction", "other_accuracy_change"],
+    "puma-calibration": ["ece_before", "ece_after", "metric_change_bound", "metric_change_measured"],
+    "puma-mislabel": ["detection"],
+}
+
+
+def test_list_names_every_experiment(capsys) -> None:
+    assert main(["experiment", "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in LEADING_KEYS)
+
+
+def _run(name: str, tmp_path: Path) -> dict:
+    assert main(["experiment", name, "--out", str(tmp_path), "--quick"]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert list(summary)[: len(LEADING_KEYS[name])] == LEADING_KEYS[name]
+    assert (tmp_path / "report.html").read_text().count("data:image/png;base64,") >= 1
+    return summary
+
+
+def test_puma_radial(tmp_path: Path) -> None:
+    summary = _run("puma-radial", tmp_path)
+    assert 0.0 <= summary["removed_agreement_with_retrain"] <= 1.0
+    assert abs(summary["puma"]["guard_change"]) <= summary["puma"]["delta"]
+
+
+def test_puma_calibration(tmp_path: Path) -> None:
+    summary = _run("puma-calibration", tmp_path)
+    assert summary["metric_change_measured"] <= summary["metric_change_bound"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["puma-mislabel", "puma-mnist-style"])
+def test_long_experiments(name: str, tmp_path: Path) -> None:
+    summary = _run(name, tmp_path)
+    if name == "puma-mislabel":
+        assert "random" in summary["detection"]
+
+
+def test_unknown_experiment_is_one_line(capsys) -> None:
+    assert main(["experiment", "nonsense", "--out", "unused"]) == 2
+    assert capsys.readouterr().err.strip().startswith("remedy: error: experiment: expected one of")
