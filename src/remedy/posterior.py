@@ -28,11 +28,16 @@ from remedy.curvature import (
     flatten,
     per_example_grads,
     trainable,
+    weighted_gradient,
 )
+from remedy.curvature.functional import random_subset
 from remedy.errors import RemedyError, check
 from remedy.models.fit import FitLog, fit
 from remedy.models.train import TrainConfig, error_rate, mean_loss
 from remedy.task import Examples, ExamplesLike, LossFn, as_examples, check_eval_model, cross_entropy
+
+JVP_DIRECTIONS = 4
+"""Up to this many directions, :meth:`Posterior.train_products` uses ``jvp``, not per-example gradients."""
 
 
 class Update(Protocol):
@@ -104,8 +109,6 @@ class Posterior:
         self._theta = flatten(trainable(self.model)).clone()
         self._fisher: Tensor | None = None
         self._grads: Tensor | None = None
-        self.jvp_directions = 4
-        """Up to this many directions, :meth:`train_products` uses ``jvp`` instead of per-example gradients."""
         self.last_fit: FitLog | None = None
         """The log of the most recent update fitted from θ̂ (epochs, stopping point, criterion history)."""
         self.cache = Cache(cache_dir) if cache_dir is not None else None
@@ -176,23 +179,19 @@ class Posterior:
         return value
 
     def curvature(self, name: str = "ggn", examples: int | None = None, seed: int = 0) -> Curvature:
-        """The named curvature (see :data:`remedy.curvature.CURVATURES`) of the training objective at θ̂, built
-        once and reused (so are the factorisations solvers attach to it).
-
-        ``examples``: estimate it on that many training examples drawn with ``seed`` instead of all N
-        (each product or factor pass then costs that fraction of an epoch).
-        """
-        if examples is not None:
-            check(examples > 0, "curvature_examples", f"a positive number of examples, got {examples}")
+        """The named curvature (:data:`remedy.curvature.CURVATURES`) of the training objective at θ̂, built once and
+        reused (with the factorisations solvers attach to it); on ``examples`` training examples drawn with ``seed``
+        instead of all N if given (each product or factor pass then costs that fraction of an epoch)."""
+        check(examples is None or examples > 0, "curvature_examples", f"a positive number of examples, got {examples}")
         subset = examples is not None and examples < self.n
         key = f"{name}/{examples}/{seed}" if subset else name
         if key not in self._curvatures:
             if name == "fisher-diag" and not subset:  # the diagonal the posterior already holds (and caches on disk)
                 self._curvatures[key] = DiagonalFisher(self.fisher(), self.weight_decay)
             else:
-                data = self.train
-                if subset:
-                    data = data[torch.randperm(self.n, generator=torch.Generator().manual_seed(seed))[:examples]]
+                data = (
+                    random_subset(self.train, examples, torch.Generator().manual_seed(seed)) if subset else self.train
+                )
                 self._curvatures[key] = build_curvature(name, self.model, self.loss, data, self.weight_decay)
         return self._curvatures[key]
 
@@ -221,7 +220,7 @@ class Posterior:
         From the (disk-)cached gradient matrix when the posterior keeps one or ``k`` is large, else by
         forward-mode differentiation, which never forms the ``[N, P]`` gradients."""
         directions = directions.reshape(self._theta.numel(), -1)
-        if self._keeps_grads() or directions.shape[1] > self.jvp_directions:
+        if self._keeps_grads() or directions.shape[1] > JVP_DIRECTIONS:
             return torch.cat([g @ directions for _, g in self.train_grads()])
         return directional_derivatives(self.model, self.loss, self.train, directions)
 
@@ -229,25 +228,11 @@ class Posterior:
         """θ̂ as a flat vector (a copy)."""
         return self._theta.clone()
 
-    def weighted_gradient(self, weights: Tensor, batch_size: int = 1024) -> Tensor:
-        """``∇_θ Σ_i weights[i] · loss(z_i, θ̂)`` over the training set, flat ``[P]``."""
-        check(weights.shape == (self.n,), "weights", f"one weight per training example ({self.n})")
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        total = [torch.zeros_like(p) for p in params]
-        for start in range(0, self.n, batch_size):
-            part, w = self.train[start : start + batch_size], weights[start : start + batch_size]
-            if bool((w != 0).any()):
-                value = self.loss(self.model(part.x), part.y) @ w.to(self.device, self._theta.dtype)
-                for acc, g in zip(total, torch.autograd.grad(value, params), strict=True):
-                    acc += g
-        return torch.cat([g.reshape(-1) for g in total])
-
     def gradient(self, data: Examples) -> Tensor:
         """``∇_θ`` of the mean loss of ``data`` at θ̂, flat ``[P]``."""
-        model = self.model
-        params = [p for p in model.parameters() if p.requires_grad]
-        loss = self.loss(model(data.x), data.y).mean()
-        return torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, params)])
+        return weighted_gradient(
+            self.model, self.loss, data, torch.full((len(data),), 1 / len(data), device=self.device)
+        )
 
     @torch.no_grad()
     def log_likelihood(self, data: Examples, model: nn.Module | None = None, batch_size: int = 1024) -> Tensor:

@@ -17,6 +17,7 @@ from remedy.curvature.grads import (
     flatten,
     per_example_grads,
     trainable,
+    weighted_gradient,
 )
 from remedy.curvature.hessian import Hessian
 from remedy.curvature.kfac import KFAC
@@ -54,4 +55,5 @@ __all__ = [
     "flatten",
     "per_example_grads",
     "trainable",
+    "weighted_gradient",
 ]

@@ -90,3 +90,19 @@ def directional_derivatives(
         columns = [jvp(f, (theta,), (d,))[1] for d in directions.T]
         out.append(torch.stack(columns, dim=1))
     return torch.cat(out).detach()
+
+
+def weighted_gradient(
+    model: nn.Module, loss: LossFn, data: Examples, weights: Tensor, batch_size: int = 1024
+) -> Tensor:
+    """``∇_θ Σ_i weights[i] · loss(z_i)``, flat ``[P]`` in :func:`trainable` order (batches with all-zero weights
+    are skipped)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    total = [torch.zeros_like(p) for p in params]
+    for start in range(0, len(data), batch_size):
+        part, w = data[start : start + batch_size], weights[start : start + batch_size]
+        if bool((w != 0).any()):
+            value = loss(model(part.x), part.y) @ w.to(params[0].dtype)
+            for acc, g in zip(total, torch.autograd.grad(value, params), strict=True):
+                acc += g
+    return torch.cat([g.reshape(-1) for g in total])

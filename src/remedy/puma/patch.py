@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import vector_to_parameters
 
+from remedy.curvature import weighted_gradient
 from remedy.curvature.solvers import ihvp
 from remedy.errors import check
 from remedy.metrics import Metric
@@ -112,7 +113,7 @@ def patch(
     per_example = torch.zeros(posterior.n, dtype=torch.float64)
     per_example[causes] = 1.0
     per_example[up] -= weights
-    gradient = posterior.weighted_gradient(per_example)
+    gradient = weighted_gradient(posterior.model, posterior.loss, posterior.train, per_example.to(posterior.device))
     operator = posterior.curvature(curvature, curvature_examples, seed)
     direction = ihvp(operator, gradient, damping, solver, **solver_options)
     guard = guard or preserve
