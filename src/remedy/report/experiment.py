@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
 from remedy.experiments.base import Result
 from remedy.io import write_text
+from remedy.report import templates
 
 
 def _rows(summary: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
@@ -32,15 +31,15 @@ def write_experiment_report(name: str, result: Result, out: str | Path) -> Path:
     """Render ``report.html`` for a finished experiment into ``out`` (atomically) and return its path."""
     from remedy import __version__
 
-    env = Environment(
-        loader=PackageLoader("remedy.report", "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-    )
-    html = env.get_template("experiment.html.j2").render(
-        name=name,
-        r=result,
-        rows=_rows({k: v for k, v in result.summary.items() if k != "settings"}),
-        settings=json.dumps(result.summary.get("settings", {}), indent=2),
-        version=__version__,
+    html = (
+        templates()
+        .get_template("experiment.html.j2")
+        .render(
+            name=name,
+            r=result,
+            rows=_rows({k: v for k, v in result.summary.items() if k != "settings"}),
+            settings=json.dumps(result.summary.get("settings", {}), indent=2),
+            version=__version__,
+        )
     )
     return write_text(Path(out) / "report.html", html)

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
 from remedy.io import write_text
 from remedy.pipeline import DemoRun
-from remedy.report import plots
+from remedy.report import plots, templates
 
 
 def _pct(value: float | None) -> str:
@@ -62,19 +60,19 @@ def write_report(run: DemoRun, out: str | Path) -> Path:
         }
         for i in ranking[:20]
     ]
-    env = Environment(
-        loader=PackageLoader("remedy.report", "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-    )
-    html = env.get_template("report.html.j2").render(
-        s=s,
-        plots=figures,
-        confusions=list(s["failure_confusions"].items())[:10],
-        top_rows=top_rows,
-        settings=json.dumps(s["settings"], indent=2),
-        version=__version__,
-        pct=_pct,
-        num=_num,
-        secs=_secs,
+    html = (
+        templates()
+        .get_template("report.html.j2")
+        .render(
+            s=s,
+            plots=figures,
+            confusions=list(s["failure_confusions"].items())[:10],
+            top_rows=top_rows,
+            settings=json.dumps(s["settings"], indent=2),
+            version=__version__,
+            pct=_pct,
+            num=_num,
+            secs=_secs,
+        )
     )
     return write_text(Path(out) / "report.html", html)
