@@ -14,6 +14,7 @@ LEADING_KEYS = {
     "puma-mnist-style": ["style_changed_fraction", "other_accuracy_change"],
     "puma-calibration": ["ece_before", "ece_after", "metric_change_bound", "metric_change_measured"],
     "puma-mislabel": ["detection"],
+    "fidelity-logreg": ["correlation", "gap_terms"],
 }
 
 
@@ -43,7 +44,7 @@ def test_puma_calibration(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["puma-mislabel", "puma-mnist-style"])
+@pytest.mark.parametrize("name", ["puma-mislabel", "puma-mnist-style", "fidelity-logreg"])
 def test_long_experiments(name: str, tmp_path: Path) -> None:
     summary = _run(name, tmp_path)
     if name == "puma-mislabel":

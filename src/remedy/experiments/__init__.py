@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from remedy.experiments import (  # noqa: F401  (registers them)
+    fidelity_logreg,
     puma_calibration,
     puma_mislabel,
     puma_mnist_style,
