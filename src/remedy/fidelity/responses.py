@@ -13,8 +13,9 @@ Q test examples), removing training example ``j`` (its loss weight changes by ε
 - ``linearized``: the PBRF's first-order solution, Δθ = −ε (G + λI)⁻¹ ∇L_j(θ̂), G the GGN of the mean loss.
 
 J(θ) = (1/N) Σ_i L_i(θ) + (weight_decay/2) ‖θ‖². Weight decay is not part of the PBRF, so with
-λ = weight_decay at an optimum of J its linearisation is influence with J's Hessian. Minimisers use full-batch L-BFGS to ``tol`` on the
-gradient norm, so these are for models and data small enough for full-batch optimisation.
+λ = weight_decay at an optimum of J its linearisation is influence with J's Hessian. Minimisers use
+full-batch L-BFGS to ``tol`` on the gradient norm, so these are for models and data small enough for
+full-batch optimisation.
 """
 
 from __future__ import annotations
