@@ -76,8 +76,8 @@ def _experiment(args: argparse.Namespace) -> int:
 
     if args.list or not args.name:
         for name in EXPERIMENTS.names():
-            doc = (EXPERIMENTS.get(name).__module__ or "").rsplit(".", 1)[-1]
-            print(f"{name:22}{doc}")
+            module = sys.modules[EXPERIMENTS.get(name).__module__]
+            print(f"{name:20}{(module.__doc__ or '').strip().splitlines()[0]}")
         return 0
     try:
         result, report = run_experiment(
