@@ -82,10 +82,3 @@ def test_scores_round_trip(setup: dict, tmp_path) -> None:
     loaded = remedy.Scores.load(path)
     torch.testing.assert_close(loaded.values, scores.values)
     assert list(scores.to_frame(corrupted=setup["mask"].int()).columns) == ["index", "corrupted", "score"]
-
-
-def test_puma_on_the_failure_loss_is_linear_influence(setup: dict) -> None:
-    options = {"curvature": "hessian", "solver": "direct", "damping": 1e-3}
-    puma = remedy.identify(setup["posterior"], setup["failures"], "puma", metric="loss", **options)
-    linear = remedy.identify(setup["posterior"], setup["failures"], "linear-influence", **options)
-    torch.testing.assert_close(puma.values, linear.values, rtol=1e-5, atol=1e-7)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from remedy import Posterior
-from remedy.metrics import ECE, Error, FairnessGap, Loss, PerExampleLoss, Stack, ece
+from remedy.metrics import ECE, Custom, Error, FairnessGap, Loss, PerExampleLoss, Stack, ece
 from remedy.models import LogisticRegression, train_model
 from remedy.models.train import TrainConfig
 from remedy.puma import compensation_weights, patch, valuation
@@ -57,7 +57,8 @@ def test_psi_for_the_training_loss_equals_direct_influence_products(setup: dict)
 def test_metric_jacobians_match_autograd(setup: dict) -> None:
     posterior, test = setup["posterior"], setup["test"]
     model = posterior.model
-    for metric in (ECE(test), Error(test), FairnessGap(test, test.x[:, 1] > 0)):
+    custom = Custom(lambda logits, y: logits.logsumexp(1).mean(), test)
+    for metric in (ECE(test), Error(test, temperature=0.5), FairnessGap(test, test.x[:, 1] > 0), custom):
         model.zero_grad()
         metric.smooth(model(test.x), test.y).backward()
         expected = torch.cat([p.grad.reshape(-1) for p in model.parameters()])

@@ -20,6 +20,7 @@ full-batch optimisation.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -97,10 +98,15 @@ class Responses:
         """Mean over ``seeds`` of m(θ_s^{−j}) − m(θ_s), both from the same fresh initialisation."""
         changes = []
         for seed in seeds:
-            start = FunctionalModel(self.posterior.fresh_model(seed)).theta.to(self.theta.dtype)
-            full = minimise(self.objective(None), start, self.tol)
+            start, full = self._scratch_fit(seed)
             changes.append(self._change(minimise(self.objective(j), start, self.tol), full))
         return torch.stack(changes).mean(0)
+
+    @functools.cache  # noqa: B019  (one fit per seed for the lifetime of these responses)
+    def _scratch_fit(self, seed: int) -> tuple[Tensor, Tensor]:
+        """A fresh initialisation for ``seed`` and argmin J from it (shared by every removed example)."""
+        start = FunctionalModel(self.posterior.fresh_model(seed)).theta.to(self.theta.dtype)
+        return start, minimise(self.objective(None), start, self.tol)
 
     def proximal(self, j: int) -> Tensor:
         objective, lam = self.objective(j), self.proximity
@@ -128,10 +134,16 @@ class Responses:
     def linearized(self, j: int) -> Tensor:
         """The PBRF to first order in ε: ``∇m(θ̂)ᵀ (G + λI)⁻¹ ∇L_j(θ̂) / N`` (exact dense solve: small models)."""
         posterior = self.posterior
-        ggn = build_curvature("ggn", posterior.model, posterior.loss, posterior.train).dense()
         weights = torch.zeros(posterior.n, dtype=self.theta.dtype)
         weights[j] = 1.0
         g = weighted_gradient(posterior.model, posterior.loss, posterior.train, weights)
-        step = torch.linalg.solve(ggn + self.proximity * torch.eye(len(g), dtype=g.dtype), g) / posterior.n
+        return self._sensitivity @ g / posterior.n
+
+    @functools.cached_property
+    def _sensitivity(self) -> Tensor:
+        """``∇m(θ̂)ᵀ (G + λI)⁻¹``, ``[Q, P]``: built once, shared by every removed example."""
+        posterior = self.posterior
+        ggn = build_curvature("ggn", posterior.model, posterior.loss, posterior.train).dense()
         jacobian = torch.func.jacrev(self.measurement)(self.theta)
-        return jacobian @ step
+        eye = torch.eye(len(ggn), dtype=ggn.dtype)
+        return torch.linalg.solve(ggn + self.proximity * eye, jacobian.T).T
