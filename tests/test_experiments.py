@@ -15,7 +15,10 @@ LEADING_KEYS = {
     "puma-calibration": ["ece_before", "ece_after", "metric_change_bound", "metric_change_measured"],
     "puma-mislabel": ["detection"],
     "fidelity-logreg": ["correlation", "gap_terms"],
+    "fidelity-mnist": ["correlation", "gap_terms"],
+    "fidelity-sweep": ["correlation", "gap_terms"],
 }
+ESTIMATORS = {"cg", "lissa", "ekfac", "ewc-influence"}
 
 
 def test_list_names_every_experiment(capsys) -> None:
@@ -43,12 +46,22 @@ def test_puma_calibration(tmp_path: Path) -> None:
     assert summary["metric_change_measured"] <= summary["metric_change_bound"]
 
 
+def test_fidelity_mnist(tmp_path: Path) -> None:
+    summary = _run("fidelity-mnist", tmp_path)
+    assert set(summary["correlation"]) == ESTIMATORS
+    assert all(set(c) == {"loo", "pbrf"} for c in summary["correlation"].values())
+    assert list(summary["gap_terms"]) == ["warm_start", "proximity", "non_convergence", "linearization", "solver"]
+    assert summary["worst_gradient"] <= summary["settings"]["tol"]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["puma-mislabel", "puma-mnist-style", "fidelity-logreg"])
+@pytest.mark.parametrize("name", ["puma-mislabel", "puma-mnist-style", "fidelity-logreg", "fidelity-sweep"])
 def test_long_experiments(name: str, tmp_path: Path) -> None:
     summary = _run(name, tmp_path)
     if name == "puma-mislabel":
         assert "random" in summary["detection"]
+    if name == "fidelity-sweep":
+        assert len(summary["grid"]) == 9
 
 
 def test_unknown_experiment_is_one_line(capsys) -> None:

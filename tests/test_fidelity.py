@@ -5,11 +5,24 @@ from __future__ import annotations
 import pytest
 import torch
 
-from remedy import Posterior
-from remedy.curvature.functional import FunctionalModel
 from remedy.data import load_dataset
-from remedy.fidelity import Responses, correlations, gap_terms, lds, minimise
-from remedy.models import LogisticRegression
+from remedy.experiments.common import full_batch_posterior
+from remedy.experiments.fidelity_logreg import logistic_regression
+from remedy.experiments.fidelity_mnist import mlp
+from remedy.fidelity import (
+    TRUTHS,
+    Estimator,
+    GradientDescent,
+    Responses,
+    correlations,
+    gap_terms,
+    lds,
+    minimise,
+    predicted_changes,
+    summarise,
+)
+from remedy.fidelity import responses as responses_module
+from remedy.metrics import PerExampleLoss
 from remedy.task import Examples, cross_entropy
 
 WD = 0.1
@@ -20,14 +33,9 @@ def responses() -> Responses:
     data = load_dataset("breast-cancer")
     train = Examples(data.train.x[:120].double(), data.train.y[:120])
     test = Examples(data.test.x[:4].double(), data.test.y[:4])
-    torch.manual_seed(0)
-    model = LogisticRegression(30, 2).double().eval()
-    posterior = Posterior(model, train, weight_decay=WD)
-    f = FunctionalModel(posterior.model)
-    theta = minimise(lambda t: cross_entropy(f(t, train.x), train.y).mean() + 0.5 * WD * t.square().sum(), f.theta)
-    torch.nn.utils.vector_to_parameters(theta, list(posterior.model.parameters()))
-    posterior = Posterior(posterior.model, train, weight_decay=WD)
-    return Responses(posterior, lambda t: cross_entropy(f(t, test.x), test.y), proximity=WD)
+    posterior = full_batch_posterior(lambda seed: logistic_regression(30, seed), train, WD, minimise, seed=0)
+    responses = Responses(posterior, lambda t: cross_entropy(responses.f(t, test.x), test.y), proximity=WD)
+    return responses
 
 
 def test_loo_pbrf_and_influence_agree_on_a_convex_model(responses: Responses) -> None:
@@ -72,3 +80,86 @@ def test_lds_is_one_for_an_additive_ground_truth() -> None:
     actual = (~kept).double() @ predicted
     assert lds(predicted, kept, actual) == pytest.approx(1.0)
     assert lds(predicted, kept, -actual) == pytest.approx(-1.0)
+
+
+def test_linearization_by_cg_matches_the_dense_solve(responses: Responses, monkeypatch) -> None:
+    dense = responses.linearized(5)
+    monkeypatch.setattr(responses_module, "DENSE_LIMIT", 0)
+    del responses.__dict__["_sensitivity"]
+    torch.testing.assert_close(responses.linearized(5), dense, rtol=1e-6, atol=1e-12)
+    del responses.__dict__["_sensitivity"]
+
+
+def test_estimators_predict_the_linearization_on_their_scale(responses: Responses) -> None:
+    posterior, points = responses.posterior, torch.arange(0, 120, 10)
+    data = load_dataset("breast-cancer").test
+    test = Examples(data.x[:4].double(), data.y[:4])
+    exact = predicted_changes(posterior, test, points, Estimator("hessian", "direct"))
+    linear = torch.stack([responses.linearized(int(j)) for j in points])
+    torch.testing.assert_close(exact, linear, rtol=1e-5, atol=1e-10)  # logistic regression: GGN = Hessian
+
+
+def test_ewc_influence_follows_its_first_order_form(responses: Responses) -> None:
+    """Eq. 10–11 with a single measured example q: ``−r_q(z) ≈ ∇L_zᵀ (N F̂)⁻¹ ∇L_q`` (Adam stops short of θ*_q,
+    so the scale differs; the sign and the ranking must not)."""
+    posterior, points = responses.posterior, torch.arange(0, 120, 3)
+    data = load_dataset("breast-cancer").test
+    test = Examples(data.x[:4].double(), data.y[:4])
+    ewc = predicted_changes(posterior, test, points, Estimator("ewc"))
+    jacobian = PerExampleLoss(test).jacobian(posterior.model).T
+    first_order = posterior.train_products(jacobian / (posterior.n * posterior.fisher()[:, None]))[points]
+    assert correlations(ewc, first_order)["pearson"] >= 0.9
+
+
+@pytest.fixture(scope="module")
+def network() -> Responses:
+    """A smooth, non-convex model short of its optimum: a GELU MLP after 40 full-batch gradient-descent steps."""
+    data = load_dataset("mnist", quick=True)
+    train = Examples(data.train.x[:150].double(), data.train.y[:150])
+    measured = Examples(data.test.x[:3].double(), data.test.y[:3])
+    trainer = GradientDescent(40)
+    posterior = full_batch_posterior(lambda seed: mlp(3, seed), train, 0.05, trainer, seed=0)
+    responses = Responses(
+        posterior, lambda t: cross_entropy(responses.f(t, measured.x), measured.y), 0.05, tol=1e-8, retrain=trainer
+    )
+    return responses
+
+
+def test_network_is_short_of_an_optimum(network: Responses) -> None:
+    theta = network.theta.clone().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(network.objective(None)(theta), theta)
+    assert float(gradient.norm()) > 1e-3  # so the non-convergence term has something to measure
+
+
+def test_pbrf_on_a_network_is_theta_hat_at_zero_and_linear_near_it(network: Responses) -> None:
+    torch.testing.assert_close(network.pbrf_parameters(4, 0.0), network.theta, rtol=0, atol=1e-8)
+    scale = 1e-2
+    small = network._change(network.pbrf_parameters(4, -scale / network.posterior.n), network.theta) / scale
+    torch.testing.assert_close(small, network.linearized(4), rtol=2e-2, atol=1e-6)
+    assert network.worst_gradient <= 1e-8
+
+
+def test_retraining_from_thetas_own_init_reproduces_it(network: Responses) -> None:
+    _, full = network._scratch_fit(0)
+    torch.testing.assert_close(full, network.theta, rtol=0, atol=0)
+    assert float(network.loo_scratch(4, seeds=(0,)).abs().max()) > 0
+
+
+def test_summary_leaves_out_diverged_points() -> None:
+    gen = torch.Generator().manual_seed(0)
+    truths = {name: torch.randn(6, 2, generator=gen, dtype=torch.float64) for name in TRUTHS}
+    truths["pbrf"][2, 1] = float("nan")
+    estimates = {"cg": truths["linearized"] + 0.01}
+    summary = summarise(truths, estimates, "cg")
+    assert summary["n_points_dropped"] == 1
+    assert summary["solver_error"]["cg"] == pytest.approx(0.01)
+    assert summary["correlation"]["cg"]["pbrf"]["pearson"] == summary["correlation"]["cg"]["pbrf"]["pearson"]
+
+
+def test_pearson_within_ignores_each_measurements_offset() -> None:
+    gen = torch.Generator().manual_seed(1)
+    predicted = torch.randn(20, 3, generator=gen, dtype=torch.float64)
+    shifted = predicted + torch.tensor([0.0, 5.0, -5.0], dtype=torch.float64)
+    stats = correlations(predicted, shifted)
+    assert stats["pearson_within"] == pytest.approx(1.0)
+    assert stats["pearson"] < 0.5

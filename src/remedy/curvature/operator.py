@@ -10,6 +10,9 @@ from torch import Tensor
 
 from remedy.errors import RemedyError, check
 
+DENSE_LIMIT = 10_000
+"""The most parameters for which a curvature is built as an explicit matrix."""
+
 
 class Curvature(ABC):
     """A symmetric ``[P, P]`` operator C at θ̂ (Hessian, GGN, Fisher, ...), applied to ``[P]`` or ``[P, k]``.
@@ -36,7 +39,7 @@ class Curvature(ABC):
     def dense(self, columns: int = 256) -> Tensor:
         """The explicit ``[P, P]`` matrix, built from ``matvec`` on blocks of identity columns (small models only)."""
         check(
-            self.n_params <= 10_000,
+            self.n_params <= DENSE_LIMIT,
             "--solver",
             f"at most 10,000 parameters for a dense curvature (else cg, lissa or arnoldi), got {self.n_params}",
         )

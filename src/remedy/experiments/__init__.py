@@ -7,6 +7,8 @@ from pathlib import Path
 
 from remedy.experiments import (  # noqa: F401  (registers them)
     fidelity_logreg,
+    fidelity_mnist,
+    fidelity_sweep,
     puma_calibration,
     puma_mislabel,
     puma_mnist_style,

@@ -8,10 +8,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from remedy.curvature.functional import FunctionalModel
+from remedy.fidelity import Trainer
 from remedy.models import train_model
 from remedy.models.train import TrainConfig
+from remedy.posterior import Posterior
 from remedy.puma import Patch
-from remedy.task import Examples
+from remedy.task import Examples, cross_entropy
 
 
 @torch.no_grad()
@@ -30,6 +33,20 @@ def fit(make: Callable[[], nn.Module], data: Examples, config: TrainConfig, seed
         model = make()
     model, _ = train_model(model, data, config=config, seed=seed)
     return model.eval()
+
+
+def full_batch_posterior(
+    init: Callable[[int], nn.Module], data: Examples, weight_decay: float, trainer: Trainer, seed: int
+) -> Posterior:
+    """θ̂ = ``trainer(J, θ_0)`` for J = mean cross-entropy on ``data`` + weight_decay/2 ‖θ‖² and θ_0 = ``init(seed)``,
+    as a posterior whose retraining from scratch uses the same ``init``."""
+    model = init(seed).eval()
+    f = FunctionalModel(model)
+    theta = trainer(
+        lambda t: cross_entropy(f(t, data.x), data.y).mean() + 0.5 * weight_decay * t.square().sum(), f.theta
+    )
+    torch.nn.utils.vector_to_parameters(theta, list(model.parameters()))
+    return Posterior(model, data, weight_decay=weight_decay, init=lambda s: init(s).eval())
 
 
 def patch_numbers(result: Patch) -> dict[str, Any]:

@@ -2,67 +2,52 @@
 
 from __future__ import annotations
 
+import functools
+
 import matplotlib.pyplot as plt
 import torch
-from torch import Tensor
+from torch import nn
 
-from remedy.curvature.functional import FunctionalModel
-from remedy.curvature.solvers import ihvp
 from remedy.data import load_dataset
 from remedy.experiments.base import EXPERIMENTS, Result
-from remedy.fidelity import GAP_TERMS, Responses, correlations, gap_terms, minimise
-from remedy.metrics import PerExampleLoss
+from remedy.experiments.common import full_batch_posterior
+from remedy.fidelity import Estimator, Responses, minimise, predicted_changes, summarise
 from remedy.models import LogisticRegression
-from remedy.posterior import Posterior
 from remedy.report.plots import to_data_uri
 from remedy.task import Examples, cross_entropy
 
 WD, POINTS, MEASUREMENTS = 0.1, 60, 5
 ESTIMATORS = {
-    "exact": ("hessian", "direct", {}),
-    "cg": ("ggn", "cg", {"max_iter": 5}),
-    "lissa": ("ggn", "lissa", {"depth": 50, "batch_size": 64}),
-    "ekfac": ("ekfac", "closed-form", {}),
+    "exact": Estimator("hessian", "direct"),
+    "cg": Estimator("ggn", "cg", {"max_iter": 5}),
+    "lissa": Estimator("ggn", "lissa", {"depth": 50, "batch_size": 64}),
+    "ekfac": Estimator("ekfac"),
 }
+
+
+def logistic_regression(features: int, seed: int) -> nn.Module:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return LogisticRegression(features, 2).double()
 
 
 @EXPERIMENTS.register("fidelity-logreg")
 def fidelity_logreg(seed: int, quick: bool) -> Result:
     data = load_dataset("breast-cancer")
     train, test = Examples(data.train.x.double(), data.train.y), Examples(data.test.x.double(), data.test.y)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = LogisticRegression(train.x.shape[1], 2).double().eval()
-    f = FunctionalModel(model)
-    theta = minimise(lambda t: cross_entropy(f(t, train.x), train.y).mean() + 0.5 * WD * t.square().sum(), f.theta)
-    torch.nn.utils.vector_to_parameters(theta, list(model.parameters()))
-    posterior = Posterior(model, train, weight_decay=WD)
+    init = functools.partial(logistic_regression, train.x.shape[1])
+    posterior = full_batch_posterior(init, train, WD, minimise, seed)
     with torch.no_grad():
-        hardest = cross_entropy(model(test.x), test.y).argsort(descending=True)[:MEASUREMENTS]
+        hardest = cross_entropy(posterior.model(test.x), test.y).argsort(descending=True)[:MEASUREMENTS]
     measured = test[hardest]
-    responses = Responses(posterior, lambda t: cross_entropy(f(t, measured.x), measured.y), proximity=WD)
+    responses = Responses(posterior, lambda t: cross_entropy(responses.f(t, measured.x), measured.y), proximity=WD)
     points = torch.linspace(0, posterior.n - 1, 20 if quick else POINTS).long()
-    truths = {
-        name: torch.stack([getattr(responses, name)(int(j)) for j in points])
-        for name in ("loo_scratch", "loo_warm", "proximal", "pbrf", "linearized")
-    }
-    jacobian = PerExampleLoss(measured).jacobian(posterior.model).T  # [P, Q]
-    estimates: dict[str, Tensor] = {}
-    for name, (curvature, solver, options) in ESTIMATORS.items():
-        directions = ihvp(posterior.curvature(curvature), jacobian, 0.0, solver, **options)
-        estimates[name] = posterior.train_products(directions)[points] / posterior.n
-    terms = gap_terms(*truths.values(), estimates["cg"])
-    summary = {
-        "correlation": {
-            name: {"loo": correlations(e, truths["loo_scratch"]), "pbrf": correlations(e, truths["pbrf"])}
-            for name, e in estimates.items()
-        },
-        "gap_terms": {name: float(terms[name].abs().mean()) for name in GAP_TERMS},
-        "gap_total": float(terms["total"].abs().mean()),
-        "loo_scale": float(truths["loo_scratch"].abs().mean()),
+    truths = responses.table(points.tolist(), seeds=(seed,))
+    estimates = {name: predicted_changes(posterior, measured, points, e) for name, e in ESTIMATORS.items()}
+    summary = summarise(truths, estimates, "cg") | {
         "n_points": len(points),
         "n_measurements": MEASUREMENTS,
-        "settings": {"dataset": "breast-cancer", "weight_decay": WD, "proximity": WD, "gap_estimator": "cg"},
+        "settings": {"dataset": "breast-cancer", "weight_decay": WD, "proximity": WD},
     }
     fig, ax = plt.subplots(figsize=(4.6, 4.0))
     for name, marker in (("loo_scratch", "o"), ("pbrf", "x")):

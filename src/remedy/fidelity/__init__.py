@@ -1,6 +1,22 @@
-"""Influence fidelity (SPEC §6): leave-one-out and PBRF ground truths, agreement metrics, the five-term gap."""
+"""Influence fidelity (SPEC §6): leave-one-out and PBRF ground truths, estimators' predictions of them, agreement
+metrics and the five-term gap (Bae et al. 2022)."""
 
-from remedy.fidelity.agreement import GAP_TERMS, correlations, gap_terms, lds
-from remedy.fidelity.responses import Responses, minimise
+from remedy.fidelity.agreement import GAP_TERMS, TRUTHS, correlations, gap_terms, lds, summarise
+from remedy.fidelity.estimates import Estimator, predicted_changes
+from remedy.fidelity.optimise import GradientDescent, Trainer, minimise
+from remedy.fidelity.responses import Responses
 
-__all__ = ["GAP_TERMS", "Responses", "correlations", "gap_terms", "lds", "minimise"]
+__all__ = [
+    "GAP_TERMS",
+    "TRUTHS",
+    "Estimator",
+    "GradientDescent",
+    "Responses",
+    "Trainer",
+    "correlations",
+    "gap_terms",
+    "lds",
+    "minimise",
+    "predicted_changes",
+    "summarise",
+]

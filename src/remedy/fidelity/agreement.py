@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from scipy.stats import pearsonr, spearmanr
@@ -9,14 +11,26 @@ from torch import Tensor
 
 from remedy.errors import check
 
+TRUTHS = ("loo_scratch", "loo_warm", "proximal", "pbrf", "linearized")
+"""The ground truths in the order of the five-term chain (Bae et al. 2022, Sec. 4)."""
+
 GAP_TERMS = ("warm_start", "proximity", "non_convergence", "linearization", "solver")
+"""Each the difference between consecutive links of the chain TRUTHS → estimate."""
 
 
 def correlations(predicted: Tensor, actual: Tensor) -> dict[str, float]:
-    """Pearson and Spearman between two arrays of changes (flattened: points × measurements)."""
+    """Pearson and Spearman between two ``[points, measurements]`` arrays of changes, flattened; and, for
+    2-D arrays, ``pearson_within``: the mean over measurements of the Pearson across points (blind to an
+    offset or scale that one measurement's changes share)."""
     check(predicted.shape == actual.shape, "predicted", f"the shape of actual {tuple(actual.shape)}")
-    p, a = predicted.double().flatten().cpu().numpy(), actual.double().flatten().cpu().numpy()
-    return {"pearson": float(pearsonr(p, a).statistic), "spearman": float(spearmanr(p, a).statistic)}
+    p, a = predicted.double().cpu().numpy(), actual.double().cpu().numpy()
+    result = {
+        "pearson": float(pearsonr(p.ravel(), a.ravel()).statistic),
+        "spearman": float(spearmanr(p.ravel(), a.ravel()).statistic),
+    }
+    if p.ndim == 2:
+        result["pearson_within"] = float(np.mean([pearsonr(p[:, q], a[:, q]).statistic for q in range(p.shape[1])]))
+    return result
 
 
 def lds(predicted: Tensor, kept: Tensor, actual: Tensor) -> float:
@@ -37,3 +51,31 @@ def gap_terms(
     chain = [loo_scratch, loo_warm, proximal, pbrf, linearized, estimate]
     terms = {name: b - a for name, a, b in zip(GAP_TERMS, chain[:-1], chain[1:], strict=True)}
     return terms | {"total": estimate - loo_scratch}
+
+
+def summarise(truths: dict[str, Tensor], estimates: dict[str, Tensor], gap_estimator: str) -> dict[str, Any]:
+    """The fidelity numbers of one study: each estimator's correlation with LOO (from scratch) and with the
+    PBRF, the ground truths' own correlations, the mean absolute size of each gap term (the solver term for
+    ``gap_estimator``), and every estimator's solver error against the exact linearisation. Points with a
+    non-finite response (a diverged solve) are left out and counted in ``n_points_dropped``."""
+    check(gap_estimator in estimates, "gap_estimator", f"one of {', '.join(estimates)}, got {gap_estimator!r}")
+    finite = torch.stack([torch.isfinite(a).all(1) for a in (*truths.values(), *estimates.values())]).all(0)
+    truths = {name: a[finite] for name, a in truths.items()}
+    estimates = {name: a[finite] for name, a in estimates.items()}
+    loo, pbrf = truths["loo_scratch"], truths["pbrf"]
+    terms = gap_terms(*(truths[name] for name in TRUTHS), estimates[gap_estimator])
+    return {
+        "correlation": {
+            name: {"loo": correlations(e, loo), "pbrf": correlations(e, pbrf)} for name, e in estimates.items()
+        },
+        "gap_terms": {name: float(terms[name].abs().mean()) for name in GAP_TERMS},
+        "gap_total": float(terms["total"].abs().mean()),
+        "gap_estimator": gap_estimator,
+        "loo_scale": float(loo.abs().mean()),
+        "n_points_dropped": int((~finite).sum()),
+        "solver_error": {name: float((e - truths["linearized"]).abs().mean()) for name, e in estimates.items()},
+        "truth_correlation": {
+            name: {"loo": correlations(truths[name], loo), "pbrf": correlations(truths[name], pbrf)}
+            for name in TRUTHS[1:]
+        },
+    }

@@ -4,8 +4,8 @@ training example is removed, under leave-one-out retraining and under the proxim
 Every response is ``Δm = m(θ_variant) − m(θ_reference)`` for a measurement ``m(θ) -> [Q]`` (e.g. the losses of
 Q test examples), removing training example ``j`` (its loss weight changes by ε = −1/N):
 
-- ``loo_scratch``: argmin J_{−j} from a fresh initialisation, against argmin J from the same one (per seed);
-- ``loo_warm``: argmin J_{−j} started from θ̂, against θ̂;
+- ``loo_scratch``: J_{−j} retrained from a fresh initialisation, against J retrained from the same one (per seed);
+- ``loo_warm``: J_{−j} retrained from θ̂, against θ̂;
 - ``proximal``: argmin J_{−j}(θ) + λ/2 ‖θ − θ̂‖² from θ̂;
 - ``pbrf``: argmin (1/N) Σ_i D_L(f(θ, x_i), f(θ̂, x_i)) + ε L(f(θ, x_j), y_j) + λ/2 ‖θ − θ̂‖², D_L the Bregman
   divergence of the loss in output space (softmax cross-entropy: KL(p(θ̂) ‖ p(θ))); the issue's "− ε L" with
@@ -13,57 +13,51 @@ Q test examples), removing training example ``j`` (its loss weight changes by ε
 - ``linearized``: the PBRF's first-order solution, Δθ = −ε (G + λI)⁻¹ ∇L_j(θ̂), G the GGN of the mean loss.
 
 J(θ) = (1/N) Σ_i L_i(θ) + (weight_decay/2) ‖θ‖². Weight decay is not part of the PBRF, so with
-λ = weight_decay at an optimum of J its linearisation is influence with J's Hessian. Minimisers use
-full-batch L-BFGS to ``tol`` on the gradient norm, so these are for models and data small enough for
-full-batch optimisation.
+λ = weight_decay at an optimum of J its linearisation is influence with J's Hessian. "Retrained" is
+``retrain(objective, start)``: by default full-batch L-BFGS to ``tol`` (an optimum), or the recipe that produced
+θ̂ (e.g. :class:`~remedy.fidelity.optimise.GradientDescent` for a fixed number of steps), so that LOO means what
+retraining means for this model. The proximal and PBRF objectives are always solved to ``tol`` from θ̂. All of
+this is full-batch: for models and data small enough to optimise that way.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from remedy.curvature import build_curvature, weighted_gradient
 from remedy.curvature.functional import FunctionalModel
+from remedy.curvature.operator import DENSE_LIMIT
+from remedy.curvature.solvers import ihvp
 from remedy.errors import check
+from remedy.fidelity.agreement import TRUTHS
+from remedy.fidelity.optimise import Trainer, minimise
 from remedy.posterior import Posterior
 
 Measurement = Callable[[Tensor], Tensor]
 """``m(θ) -> [Q]`` on a flat parameter vector."""
 
 
-def minimise(objective: Callable[[Tensor], Tensor], start: Tensor, tol: float = 1e-9, max_iter: int = 2000) -> Tensor:
-    """argmin of ``objective`` (flat θ → scalar) from ``start`` by full-batch L-BFGS with a strong-Wolfe search."""
-    theta = start.detach().clone().requires_grad_(True)
-    optimiser = torch.optim.LBFGS(
-        [theta],
-        lr=1,
-        max_iter=max_iter,
-        tolerance_grad=tol,
-        tolerance_change=0,
-        history_size=50,
-        line_search_fn="strong_wolfe",
-    )
-
-    def closure() -> Tensor:
-        optimiser.zero_grad()
-        value = objective(theta)
-        value.backward()
-        return value
-
-    optimiser.step(closure)
-    return theta.detach()
-
-
 class Responses:
     """The responses of a measurement to removing single training examples of ``posterior``'s data."""
 
-    def __init__(self, posterior: Posterior, measurement: Measurement, proximity: float, tol: float = 1e-9) -> None:
+    def __init__(
+        self,
+        posterior: Posterior,
+        measurement: Measurement,
+        proximity: float,
+        tol: float = 1e-9,
+        retrain: Trainer | None = None,
+    ) -> None:
         check(proximity >= 0, "proximity", f"a non-negative λ, got {proximity}")
         self.posterior, self.measurement, self.proximity, self.tol = posterior, measurement, proximity, tol
+        self.retrain: Trainer = retrain or self._solve
+        self.worst_gradient = 0.0
+        """The largest final gradient entry of any solve to ``tol`` so far (above ``tol``: one did not converge)."""
         self.f = FunctionalModel(posterior.model)
         self.theta = posterior.theta()
         data = posterior.train
@@ -87,31 +81,41 @@ class Responses:
         wd = self.posterior.weight_decay
         return lambda theta: self._data_loss(theta, weights) + 0.5 * wd * theta.square().sum()
 
+    def _solve(self, objective: Callable[[Tensor], Tensor], start: Tensor) -> Tensor:
+        """The local argmin of ``objective`` from ``start`` to ``tol``, recording the final gradient in
+        ``worst_gradient`` (``inf`` if the search left every local minimum: a PBRF whose removal term outweighs
+        the proximity, ``1/N ≳ λ``, can be unbounded below; its response is then NaN)."""
+        theta = minimise(objective, start, self.tol).requires_grad_(True)
+        (gradient,) = torch.autograd.grad(objective(theta), theta)
+        largest = float(gradient.abs().max()) if bool(torch.isfinite(gradient).all()) else float("inf")
+        self.worst_gradient = max(self.worst_gradient, largest)
+        return theta.detach()
+
     def _change(self, theta: Tensor, reference: Tensor) -> Tensor:
         with torch.no_grad():
             return self.measurement(theta) - self.measurement(reference)
 
     def loo_warm(self, j: int) -> Tensor:
-        return self._change(minimise(self.objective(j), self.theta, self.tol), self.theta)
+        return self._change(self.retrain(self.objective(j), self.theta), self.theta)
 
     def loo_scratch(self, j: int, seeds: tuple[int, ...] = (0,)) -> Tensor:
         """Mean over ``seeds`` of m(θ_s^{−j}) − m(θ_s), both from the same fresh initialisation."""
         changes = []
         for seed in seeds:
             start, full = self._scratch_fit(seed)
-            changes.append(self._change(minimise(self.objective(j), start, self.tol), full))
+            changes.append(self._change(self.retrain(self.objective(j), start), full))
         return torch.stack(changes).mean(0)
 
     @functools.cache  # noqa: B019  (one fit per seed for the lifetime of these responses)
     def _scratch_fit(self, seed: int) -> tuple[Tensor, Tensor]:
-        """A fresh initialisation for ``seed`` and argmin J from it (shared by every removed example)."""
+        """A fresh initialisation for ``seed`` and J retrained from it (shared by every removed example)."""
         start = FunctionalModel(self.posterior.fresh_model(seed)).theta.to(self.theta.dtype)
-        return start, minimise(self.objective(None), start, self.tol)
+        return start, self.retrain(self.objective(None), start)
 
     def proximal(self, j: int) -> Tensor:
         objective, lam = self.objective(j), self.proximity
         return self._change(
-            minimise(lambda t: objective(t) + 0.5 * lam * (t - self.theta).square().sum(), self.theta, self.tol),
+            self._solve(lambda t: objective(t) + 0.5 * lam * (t - self.theta).square().sum(), self.theta),
             self.theta,
         )
 
@@ -126,13 +130,13 @@ class Responses:
             removed = self.posterior.loss(self.f(theta, data.x[j : j + 1]), data.y[j : j + 1]).sum()
             return bregman.mean() + epsilon * removed + 0.5 * lam * (theta - theta_hat).square().sum()
 
-        return minimise(objective, theta_hat, self.tol)
+        return self._solve(objective, theta_hat)
 
     def pbrf(self, j: int) -> Tensor:
         return self._change(self.pbrf_parameters(j, -1.0 / self.posterior.n), self.theta)
 
     def linearized(self, j: int) -> Tensor:
-        """The PBRF to first order in ε: ``∇m(θ̂)ᵀ (G + λI)⁻¹ ∇L_j(θ̂) / N`` (exact dense solve: small models)."""
+        """The PBRF to first order in ε: ``∇m(θ̂)ᵀ (G + λI)⁻¹ ∇L_j(θ̂) / N``, solved exactly (see ``_sensitivity``)."""
         posterior = self.posterior
         weights = torch.zeros(posterior.n, dtype=self.theta.dtype)
         weights[j] = 1.0
@@ -141,9 +145,21 @@ class Responses:
 
     @functools.cached_property
     def _sensitivity(self) -> Tensor:
-        """``∇m(θ̂)ᵀ (G + λI)⁻¹``, ``[Q, P]``: built once, shared by every removed example."""
+        """``∇m(θ̂)ᵀ (G + λI)⁻¹``, ``[Q, P]``, built once and shared by every removed example: a dense solve up to
+        :data:`~remedy.curvature.operator.DENSE_LIMIT` parameters, else CG to a relative residual of 1e-10."""
         posterior = self.posterior
-        ggn = build_curvature("ggn", posterior.model, posterior.loss, posterior.train).dense()
+        ggn = build_curvature("ggn", posterior.model, posterior.loss, posterior.train)
         jacobian = torch.func.jacrev(self.measurement)(self.theta)
-        eye = torch.eye(len(ggn), dtype=ggn.dtype)
-        return torch.linalg.solve(ggn + self.proximity * eye, jacobian.T).T
+        if ggn.n_params <= DENSE_LIMIT:
+            eye = torch.eye(ggn.n_params, dtype=ggn.dtype)
+            return torch.linalg.solve(ggn.dense() + self.proximity * eye, jacobian.T).T
+        return ihvp(ggn, jacobian.T, self.proximity, "cg", tol=1e-10, max_iter=10 * ggn.n_params).T
+
+    def table(self, points: Sequence[int], seeds: tuple[int, ...] = (0,)) -> dict[str, Tensor]:
+        """Every ground truth in :data:`TRUTHS` for removing each of ``points``: ``{name: [len(points), Q]}``."""
+        rows: dict[str, list[Tensor]] = {name: [] for name in TRUTHS}
+        for j in tqdm(points, desc="ground truths", disable=None, leave=False):
+            rows["loo_scratch"].append(self.loo_scratch(int(j), seeds))
+            for name in TRUTHS[1:]:
+                rows[name].append(getattr(self, name)(int(j)))
+        return {name: torch.stack(values) for name, values in rows.items()}

@@ -8,14 +8,20 @@ from torch import Tensor, nn
 
 
 class MLP(nn.Module):
-    """``in → hidden → … → classes`` with ReLU; inputs of any shape are flattened."""
+    """``in → hidden → … → classes`` with ReLU (or another ``activation``); inputs of any shape are flattened."""
 
-    def __init__(self, in_features: int, num_classes: int, hidden: tuple[int, ...] = (128, 128)) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        hidden: tuple[int, ...] = (128, 128),
+        activation: type[nn.Module] = nn.ReLU,
+    ) -> None:
         super().__init__()
         sizes = (in_features, *hidden)
         layers: list[nn.Module] = [nn.Flatten()]
         for a, b in itertools.pairwise(sizes):
-            layers += [nn.Linear(a, b), nn.ReLU()]
+            layers += [nn.Linear(a, b), activation()]
         layers.append(nn.Linear(sizes[-1], num_classes))
         self.net = nn.Sequential(*layers)
 

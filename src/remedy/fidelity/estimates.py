@@ -1,0 +1,55 @@
+"""What each estimator predicts for the ground truths of :mod:`remedy.fidelity.responses`: the change in every
+measurement when one training example is removed, on the same scale (positive = the measurement goes up)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from remedy.curvature.solvers import ihvp
+from remedy.metrics import PerExampleLoss
+from remedy.posterior import Posterior
+from remedy.task import Examples
+from remedy.update import EWC
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """An influence estimate by name: a curvature back-end, an iHVP solver and its options
+    (``curvature="ewc"``: Tanno's EWC-influence, eq. 10–11, which solves nothing)."""
+
+    curvature: str
+    solver: str = "closed-form"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def predicted_changes(posterior: Posterior, measured: Examples, points: Tensor, estimator: Estimator) -> Tensor:
+    """``[len(points), Q]``: the predicted change in the loss of each ``measured`` example when each training
+    point is removed, ``∇L_q(θ̂)ᵀ (C + λI)⁻¹ ∇L_j(θ̂) / N`` with the posterior's curvature C of J (its weight
+    decay λ included), so that the exact solve with the GGN is the PBRF's linearisation at proximity λ."""
+    if estimator.curvature == "ewc":
+        return ewc_changes(posterior, measured, points)
+    jacobian = PerExampleLoss(measured).jacobian(posterior.model).T  # [P, Q]
+    directions = ihvp(posterior.curvature(estimator.curvature), jacobian, 0.0, estimator.solver, **estimator.options)
+    return posterior.train_products(directions)[points] / posterior.n
+
+
+def ewc_changes(posterior: Posterior, measured: Examples, points: Tensor) -> Tensor:
+    """EWC-influence (Tanno eq. 10–11) on each measured example alone, as a predicted change in its loss.
+
+    θ*_q inserts example q with the Laplace penalty (eq. 10, weight 1); ``r_q(z) = log p(z|θ̂) − log p(z|θ*_q)``
+    (eq. 11, larger = more harmful to q). To first order ``θ*_q − θ̂ = −(N F̂)⁻¹ ∇L_q``, so
+    ``r_q(z) ≈ −∇L_zᵀ (N F̂)⁻¹ ∇L_q``: the predicted change in L_q on removing z is ``−r_q(z)``.
+    """
+    columns = []
+    train = posterior.train[points]
+    before = posterior.log_likelihood(train)
+    for q in tqdm(range(len(measured)), desc="ewc-influence", disable=None, leave=False):
+        example = measured[q : q + 1]
+        theta_star = posterior.insert(example, EWC(1.0), example)
+        columns.append(posterior.log_likelihood(train, theta_star) - before)
+    return torch.stack(columns, dim=1)
