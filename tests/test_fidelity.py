@@ -15,6 +15,7 @@ from remedy.fidelity import (
     GradientDescent,
     Responses,
     correlations,
+    detection_area,
     gap_terms,
     lds,
     minimise,
@@ -163,3 +164,10 @@ def test_pearson_within_ignores_each_measurements_offset() -> None:
     stats = correlations(predicted, shifted)
     assert stats["pearson_within"] == pytest.approx(1.0)
     assert stats["pearson"] < 0.5
+
+
+def test_detection_area_runs_from_oracle_to_worst() -> None:
+    corrupted = torch.tensor([False, True, False, True, False])
+    oracle = detection_area(corrupted.double(), corrupted)
+    assert oracle == pytest.approx((0.5 + 1 + 1 + 1 + 1) / 5)
+    assert detection_area(-corrupted.double(), corrupted) == pytest.approx((0 + 0 + 0 + 0.5 + 1) / 5)

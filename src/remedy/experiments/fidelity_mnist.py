@@ -98,11 +98,14 @@ def fidelity_mnist(seed: int, quick: bool) -> Result:
     setting = Setting(width=4, steps=50, per_class=20, points=6, measurements=2, seeds=1) if quick else Setting()
     summary, arrays = study(setting, seed, ESTIMATORS)
     summary["settings"] = {"dataset": "mnist", "proximity": setting.weight_decay, **vars(setting)}
-    fig, axes = plt.subplots(1, 2, figsize=(9.2, 4.0))
-    for ax, truth in zip(axes, ("loo_scratch", "pbrf"), strict=True):
-        for name in ESTIMATORS:
-            ax.scatter(arrays[f"estimate/{name}"].flatten(), arrays[truth].flatten(), s=8, label=name)
-        ax.set(xlabel="predicted change in test loss", ylabel=f"{truth} change", title=truth)
+    fig, axes = plt.subplots(1, len(ESTIMATORS), figsize=(3.4 * len(ESTIMATORS), 3.4), sharey=True)
+    for ax, name in zip(axes, ESTIMATORS, strict=True):
+        predicted = arrays[f"estimate/{name}"].flatten()
+        for truth, marker in (("loo_scratch", "o"), ("pbrf", "x")):
+            ax.scatter(predicted, arrays[truth].flatten(), s=9, marker=marker, label=truth)
+        ax.axline((0, 0), slope=1, color="grey", lw=0.8)
+        ax.set(xlabel=f"{name}: predicted change", title=name)
+    axes[0].set(ylabel="actual change in test loss")
     axes[0].legend()
     return Result(
         title="Influence fidelity on an MLP trained on MNIST digits",
@@ -118,5 +121,5 @@ def fidelity_mnist(seed: int, quick: bool) -> Result:
             "worst_gradient) with proximity λ = the weight decay; the linearisation is solved exactly. The gap "
             "terms are mean absolute differences between consecutive ground truths, ending at CG (20 products)."
         ),
-        figures=[(to_data_uri(fig), "Each estimator's predicted changes against LOO and against the PBRF.")],
+        figures=[(to_data_uri(fig), "Each estimator's predicted changes against LOO and the PBRF (grey: y = x).")],
     )

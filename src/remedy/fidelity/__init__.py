@@ -1,7 +1,7 @@
 """Influence fidelity (SPEC §6): leave-one-out and PBRF ground truths, estimators' predictions of them, agreement
 metrics and the five-term gap (Bae et al. 2022)."""
 
-from remedy.fidelity.agreement import GAP_TERMS, TRUTHS, correlations, gap_terms, lds, summarise
+from remedy.fidelity.agreement import GAP_TERMS, TRUTHS, correlations, detection_area, gap_terms, lds, summarise
 from remedy.fidelity.estimates import Estimator, predicted_changes
 from remedy.fidelity.optimise import GradientDescent, Trainer, minimise
 from remedy.fidelity.responses import Responses
@@ -14,6 +14,7 @@ __all__ = [
     "Responses",
     "Trainer",
     "correlations",
+    "detection_area",
     "gap_terms",
     "lds",
     "minimise",

@@ -10,6 +10,7 @@ from scipy.stats import pearsonr, spearmanr
 from torch import Tensor
 
 from remedy.errors import check
+from remedy.evaluate.detection import detection_curve
 
 TRUTHS = ("loo_scratch", "loo_warm", "proximal", "pbrf", "linearized")
 """The ground truths in the order of the five-term chain (Bae et al. 2022, Sec. 4)."""
@@ -41,6 +42,13 @@ def lds(predicted: Tensor, kept: Tensor, actual: Tensor) -> float:
     group = (~kept).double() @ predicted.double()  # [K, Q]
     rho = [spearmanr(group[:, q].numpy(), actual[:, q].double().numpy()).statistic for q in range(actual.shape[1])]
     return float(np.mean(rho))
+
+
+def detection_area(scores: Tensor, corrupted: Tensor) -> float:
+    """Mislabel-detection area: the mean fraction of the ``corrupted`` ([N] boolean) examples found when the
+    training set is inspected in decreasing order of ``scores`` ([N], larger = more harmful); random order
+    gives about 0.5. :func:`remedy.evaluate.detection_curve` has the whole curve and the oracle."""
+    return detection_curve(scores, corrupted).auc
 
 
 def gap_terms(
