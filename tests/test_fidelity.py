@@ -74,6 +74,13 @@ def test_five_terms_sum_to_the_total(responses: Responses) -> None:
     torch.testing.assert_close(terms["solver"], 0.1 * responses.linearized(j))
 
 
+def test_lds_of_exact_influence_against_group_retraining(responses: Responses) -> None:
+    predicted = torch.stack([responses.linearized(j) for j in range(responses.posterior.n)])
+    kept = torch.rand(12, responses.posterior.n, generator=torch.Generator().manual_seed(0)) > 0.1
+    retrained = torch.stack([responses.loo_scratch(~mask) for mask in kept])
+    assert lds(predicted, kept, retrained) >= 0.9
+
+
 def test_lds_is_one_for_an_additive_ground_truth() -> None:
     gen = torch.Generator().manual_seed(0)
     predicted = torch.randn(30, 2, generator=gen, dtype=torch.float64)

@@ -11,12 +11,13 @@ from torch import nn
 from remedy.data import load_dataset
 from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.experiments.common import full_batch_posterior
-from remedy.fidelity import Estimator, Responses, minimise, predicted_changes, summarise
+from remedy.fidelity import Estimator, Responses, lds, minimise, predicted_changes, summarise
 from remedy.models import LogisticRegression
 from remedy.report.plots import to_data_uri
+from remedy.seeds import stream
 from remedy.task import Examples, cross_entropy
 
-WD, POINTS, MEASUREMENTS = 0.1, 60, 5
+WD, POINTS, MEASUREMENTS, SUBSETS = 0.1, 60, 5, 30
 ESTIMATORS = {
     "exact": Estimator("hessian", "direct"),
     "cg": Estimator("ggn", "cg", {"max_iter": 5}),
@@ -43,8 +44,13 @@ def fidelity_logreg(seed: int, quick: bool) -> Result:
     responses = Responses(posterior, lambda t: cross_entropy(responses.f(t, measured.x), measured.y), proximity=WD)
     points = torch.linspace(0, posterior.n - 1, 20 if quick else POINTS).long()
     truths = responses.table(points.tolist(), seeds=(seed,))
-    estimates = {name: predicted_changes(posterior, measured, points, e) for name, e in ESTIMATORS.items()}
+    everyone = torch.arange(posterior.n)
+    predicted = {name: predicted_changes(posterior, measured, everyone, e) for name, e in ESTIMATORS.items()}
+    estimates = {name: p[points] for name, p in predicted.items()}
+    kept = torch.rand(10 if quick else SUBSETS, posterior.n, generator=stream(seed, "lds-subsets")) < 0.5
+    retrained = torch.stack([responses.loo_scratch(~mask, seeds=(seed,)) for mask in kept])
     summary = summarise(truths, estimates, "cg") | {
+        "lds": {name: lds(p, kept, retrained) for name, p in predicted.items()},
         "n_points": len(points),
         "n_measurements": MEASUREMENTS,
         "settings": {"dataset": "breast-cancer", "weight_decay": WD, "proximity": WD},
@@ -61,7 +67,9 @@ def fidelity_logreg(seed: int, quick: bool) -> Result:
             f"Removing each of {len(points)} training points; measurements: the losses of the {MEASUREMENTS} "
             "hardest test examples. On a convex model with weight decay λ = 0.1 and proximity λ, LOO, the PBRF "
             "and influence should agree; the five gap terms are the mean absolute differences between "
-            "consecutive ground truths (LOO from scratch → warm → proximal → PBRF → linearised → CG, 5 products)."
+            "consecutive ground truths (LOO from scratch → warm → proximal → PBRF → linearised → CG, 5 products). "
+            f"The linear datamodeling score (lds) compares each estimator's summed predictions with retraining on "
+            f"{len(kept)} random halves of the training set."
         ),
         figures=[(to_data_uri(fig), "Predicted against actual changes.")],
     )

@@ -73,8 +73,10 @@ class Responses:
         data = self.posterior.train
         return self.posterior.loss(self.f(theta, data.x), data.y) @ weights
 
-    def objective(self, j: int | None) -> Callable[[Tensor], Tensor]:
-        """J with example ``j`` removed (``None``: all kept)."""
+    def objective(self, j: int | Tensor | None) -> Callable[[Tensor], Tensor]:
+        """J with example ``j`` removed (or the examples an index or boolean tensor ``j`` selects; ``None``: all
+        kept). The others keep their weight 1/N, so removing a group is the sum of its single removals'
+        perturbations, as additive influence assumes."""
         weights = self.weights.clone()
         if j is not None:
             weights[j] = 0.0
@@ -98,8 +100,9 @@ class Responses:
     def loo_warm(self, j: int) -> Tensor:
         return self._change(self.retrain(self.objective(j), self.theta), self.theta)
 
-    def loo_scratch(self, j: int, seeds: tuple[int, ...] = (0,)) -> Tensor:
-        """Mean over ``seeds`` of m(θ_s^{−j}) − m(θ_s), both from the same fresh initialisation."""
+    def loo_scratch(self, j: int | Tensor, seeds: tuple[int, ...] = (0,)) -> Tensor:
+        """Mean over ``seeds`` of m(θ_s^{−j}) − m(θ_s), both from the same fresh initialisation (``j`` may select a
+        group, as in :meth:`objective`: the retraining behind the linear datamodeling score)."""
         changes = []
         for seed in seeds:
             start, full = self._scratch_fit(seed)
