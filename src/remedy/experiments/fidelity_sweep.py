@@ -70,7 +70,8 @@ def fidelity_sweep(seed: int, quick: bool) -> Result:
         "gap_terms": {term: _mean(grid, "gap_terms", term) for term in GAP_TERMS},
         "loo_scale": _mean(grid, "loo_scale"),
         "grid": grid,
-        "settings": {"dataset": "mnist", "widths": list(widths), "steps": list(steps), **vars(base)},
+        "settings": {"dataset": "mnist", "widths": list(widths), "steps": list(steps)}
+        | {key: value for key, value in vars(base).items() if key not in ("width", "steps")},
     }
     findings = [
         f"width {r['width']}, {r['steps']} steps ({r['n_params']:,} parameters, train objective "
