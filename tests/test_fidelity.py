@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from remedy.data import load_dataset
+from remedy.errors import RemedyError
 from remedy.experiments.common import full_batch_posterior
 from remedy.experiments.fidelity_logreg import logistic_regression
 from remedy.experiments.fidelity_mnist import mlp
@@ -23,8 +24,8 @@ from remedy.fidelity import (
     summarise,
 )
 from remedy.fidelity import responses as responses_module
-from remedy.metrics import PerExampleLoss
-from remedy.task import Examples, cross_entropy
+from remedy.metrics import ECE, PerExampleLoss
+from remedy.task import Examples
 
 WD = 0.1
 
@@ -35,8 +36,7 @@ def responses() -> Responses:
     train = Examples(data.train.x[:120].double(), data.train.y[:120])
     test = Examples(data.test.x[:4].double(), data.test.y[:4])
     posterior = full_batch_posterior(lambda seed: logistic_regression(30, seed), train, WD, minimise, seed=0)
-    responses = Responses(posterior, lambda t: cross_entropy(responses.f(t, test.x), test.y), proximity=WD)
-    return responses
+    return Responses(posterior, PerExampleLoss(test), proximity=WD)
 
 
 def test_loo_pbrf_and_influence_agree_on_a_convex_model(responses: Responses) -> None:
@@ -102,7 +102,7 @@ def test_estimators_predict_the_linearization_on_their_scale(responses: Response
     posterior, points = responses.posterior, torch.arange(0, 120, 10)
     data = load_dataset("breast-cancer").test
     test = Examples(data.x[:4].double(), data.y[:4])
-    exact = predicted_changes(posterior, test, points, Estimator("hessian", "direct"))
+    exact = predicted_changes(posterior, PerExampleLoss(test), points, Estimator("hessian", "direct"))
     linear = torch.stack([responses.linearized(int(j)) for j in points])
     torch.testing.assert_close(exact, linear, rtol=1e-5, atol=1e-10)  # logistic regression: GGN = Hessian
 
@@ -113,10 +113,26 @@ def test_ewc_influence_follows_its_first_order_form(responses: Responses) -> Non
     posterior, points = responses.posterior, torch.arange(0, 120, 3)
     data = load_dataset("breast-cancer").test
     test = Examples(data.x[:4].double(), data.y[:4])
-    ewc = predicted_changes(posterior, test, points, Estimator("ewc"))
+    ewc = predicted_changes(posterior, PerExampleLoss(test), points, Estimator("ewc"))
     jacobian = PerExampleLoss(test).jacobian(posterior.model).T
     first_order = posterior.train_products(jacobian / (posterior.n * posterior.fisher()[:, None]))[points]
     assert correlations(ewc, first_order)["pearson"] >= 0.9
+
+
+def test_any_metric_is_a_measurement(responses: Responses) -> None:
+    """The soft-binned ECE as the measurement: its linearisation is the metric's Jacobian path, and the PBRF
+    approaches it as ε → 0 (at ε = 1/N the smooth ECE is already far from linear on this model)."""
+    posterior, points = responses.posterior, torch.arange(0, 120, 8)
+    data = load_dataset("breast-cancer").test
+    ece = ECE(Examples(data.x.double(), data.y))
+    on_ece = Responses(posterior, ece, proximity=WD)
+    exact = predicted_changes(posterior, ece, points, Estimator("hessian", "direct"))
+    torch.testing.assert_close(exact, torch.stack([on_ece.linearized(int(j)) for j in points]), rtol=1e-5, atol=1e-10)
+    for j in (0, 8, 16):
+        small = on_ece._change(on_ece.pbrf_parameters(j, -0.01 / posterior.n), on_ece.theta) / 0.01
+        torch.testing.assert_close(small, on_ece.linearized(j), rtol=2e-2, atol=1e-7)
+    with pytest.raises(RemedyError, match="metric"):
+        predicted_changes(posterior, ece, points, Estimator("ewc"))
 
 
 @pytest.fixture(scope="module")
@@ -127,10 +143,7 @@ def network() -> Responses:
     measured = Examples(data.test.x[:3].double(), data.test.y[:3])
     trainer = GradientDescent(40)
     posterior = full_batch_posterior(lambda seed: mlp(3, seed), train, 0.05, trainer, seed=0)
-    responses = Responses(
-        posterior, lambda t: cross_entropy(responses.f(t, measured.x), measured.y), 0.05, tol=1e-8, retrain=trainer
-    )
-    return responses
+    return Responses(posterior, PerExampleLoss(measured), 0.05, tol=1e-8, retrain=trainer)
 
 
 def test_network_is_short_of_an_optimum(network: Responses) -> None:

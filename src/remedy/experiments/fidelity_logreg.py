@@ -12,6 +12,7 @@ from remedy.data import load_dataset
 from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.experiments.common import full_batch_posterior
 from remedy.fidelity import Estimator, Responses, lds, minimise, predicted_changes, summarise
+from remedy.metrics import PerExampleLoss
 from remedy.models import LogisticRegression
 from remedy.report.plots import to_data_uri
 from remedy.seeds import stream
@@ -40,8 +41,8 @@ def fidelity_logreg(seed: int, quick: bool) -> Result:
     posterior = full_batch_posterior(init, train, WD, minimise, seed)
     with torch.no_grad():
         hardest = cross_entropy(posterior.model(test.x), test.y).argsort(descending=True)[:MEASUREMENTS]
-    measured = test[hardest]
-    responses = Responses(posterior, lambda t: cross_entropy(responses.f(t, measured.x), measured.y), proximity=WD)
+    measured = PerExampleLoss(test[hardest])
+    responses = Responses(posterior, measured, proximity=WD)
     points = torch.linspace(0, posterior.n - 1, 20 if quick else POINTS).long()
     truths = responses.table(points.tolist(), seeds=(seed,))
     everyone = torch.arange(posterior.n)

@@ -19,10 +19,11 @@ from remedy.data.catalog import stratified_split
 from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.experiments.common import full_batch_posterior, predict
 from remedy.fidelity import Estimator, GradientDescent, Responses, predicted_changes, summarise
+from remedy.metrics import PerExampleLoss
 from remedy.models import MLP
 from remedy.report.plots import to_data_uri
 from remedy.seeds import stream
-from remedy.task import Examples, cross_entropy
+from remedy.task import Examples
 
 ESTIMATORS = {
     "cg": Estimator("ggn", "cg", {"max_iter": 20}),
@@ -69,11 +70,11 @@ def study(setting: Setting, seed: int, estimators: dict[str, Estimator]) -> tupl
     posterior = full_batch_posterior(functools.partial(mlp, setting.width), train, setting.weight_decay, trainer, seed)
     wrong = torch.nonzero(predict(posterior.model, test) != test.y).flatten()
     pick = torch.randperm(len(wrong), generator=stream(seed, "fidelity-measurements"))[: setting.measurements]
-    measured = test[wrong[pick]]
+    measured = PerExampleLoss(test[wrong[pick]])
     points = torch.randperm(posterior.n, generator=stream(seed, "fidelity-points"))[: setting.points]
     responses = Responses(
         posterior,
-        lambda t: cross_entropy(responses.f(t, measured.x), measured.y),
+        measured,
         proximity=setting.weight_decay,
         tol=setting.tol,
         retrain=trainer,

@@ -11,9 +11,9 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from remedy.curvature.solvers import ihvp
-from remedy.metrics import PerExampleLoss
+from remedy.errors import check
+from remedy.metrics import Metric, PerExampleLoss
 from remedy.posterior import Posterior
-from remedy.task import Examples
 from remedy.update import EWC
 
 
@@ -27,25 +27,26 @@ class Estimator:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-def predicted_changes(posterior: Posterior, measured: Examples, points: Tensor, estimator: Estimator) -> Tensor:
-    """``[len(points), Q]``: the predicted change in the loss of each ``measured`` example when each training
-    point is removed, ``∇L_q(θ̂)ᵀ (C + λI)⁻¹ ∇L_j(θ̂) / N`` with the posterior's curvature C of J (its weight
+def predicted_changes(posterior: Posterior, metric: Metric, points: Tensor, estimator: Estimator) -> Tensor:
+    """``[len(points), Q]``: the predicted change in each of the ``Q`` values of ``metric`` when each training
+    point is removed, ``∇M_q(θ̂)ᵀ (C + λI)⁻¹ ∇L_j(θ̂) / N`` with the posterior's curvature C of J (its weight
     decay λ included), so that the exact solve with the GGN is the PBRF's linearisation at proximity λ."""
     if estimator.curvature == "ewc":
-        return ewc_changes(posterior, measured, points)
-    jacobian = PerExampleLoss(measured).jacobian(posterior.model).T  # [P, Q]
+        check(isinstance(metric, PerExampleLoss), "metric", "a PerExampleLoss for EWC-influence (it inserts examples)")
+        return ewc_changes(posterior, metric, points)
+    jacobian = metric.jacobian(posterior.model).T  # [P, Q]
     directions = ihvp(posterior.curvature(estimator.curvature), jacobian, 0.0, estimator.solver, **estimator.options)
     return posterior.train_products(directions)[points] / posterior.n
 
 
-def ewc_changes(posterior: Posterior, measured: Examples, points: Tensor) -> Tensor:
-    """EWC-influence (Tanno eq. 10–11) on each measured example alone, as a predicted change in its loss.
+def ewc_changes(posterior: Posterior, metric: PerExampleLoss, points: Tensor) -> Tensor:
+    """EWC-influence (Tanno eq. 10–11) on each of ``metric``'s examples alone, as a predicted change in its loss.
 
     θ*_q inserts example q with the Laplace penalty (eq. 10, weight 1); ``r_q(z) = log p(z|θ̂) − log p(z|θ*_q)``
     (eq. 11, larger = more harmful to q). To first order ``θ*_q − θ̂ = −(N F̂)⁻¹ ∇L_q``, so
     ``r_q(z) ≈ −∇L_zᵀ (N F̂)⁻¹ ∇L_q``: the predicted change in L_q on removing z is ``−r_q(z)``.
     """
-    columns = []
+    columns, measured = [], metric.data
     train = posterior.train[points]
     before = posterior.log_likelihood(train)
     for q in tqdm(range(len(measured)), desc="ewc-influence", disable=None, leave=False):

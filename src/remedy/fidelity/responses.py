@@ -36,6 +36,7 @@ from remedy.curvature.solvers import ihvp
 from remedy.errors import check
 from remedy.fidelity.agreement import TRUTHS
 from remedy.fidelity.optimise import Trainer, minimise
+from remedy.metrics import DataMetric
 from remedy.posterior import Posterior
 
 Measurement = Callable[[Tensor], Tensor]
@@ -43,23 +44,25 @@ Measurement = Callable[[Tensor], Tensor]
 
 
 class Responses:
-    """The responses of a measurement to removing single training examples of ``posterior``'s data."""
+    """The responses of a measurement — a ``DataMetric`` (e.g. ``PerExampleLoss(test)``, ``ECE(test)``) or any
+    ``m(θ) -> [Q]`` on flat parameters — to removing training examples of ``posterior``'s data."""
 
     def __init__(
         self,
         posterior: Posterior,
-        measurement: Measurement,
+        measurement: Measurement | DataMetric,
         proximity: float,
         tol: float = 1e-9,
         retrain: Trainer | None = None,
     ) -> None:
         check(proximity >= 0, "proximity", f"a non-negative λ, got {proximity}")
-        self.posterior, self.measurement, self.proximity, self.tol = posterior, measurement, proximity, tol
+        self.posterior, self.proximity, self.tol = posterior, proximity, tol
         self.retrain: Trainer = retrain or self._solve
         self.worst_gradient = 0.0
         """The largest final gradient entry of any solve to ``tol`` so far (above ``tol``: one did not converge)."""
         self.f = FunctionalModel(posterior.model)
         self.theta = posterior.theta()
+        self.measurement = self._as_measurement(measurement)
         data = posterior.train
         self.weights = torch.full((posterior.n,), 1.0 / posterior.n, dtype=self.theta.dtype)
         with torch.no_grad():
@@ -68,6 +71,14 @@ class Responses:
         losses = posterior.loss(o, data.y)
         (self.output_grads,) = torch.autograd.grad(losses.sum(), o)
         self.output_losses = losses.detach()
+
+    def _as_measurement(self, measurement: Measurement | DataMetric) -> Measurement:
+        """A metric's smooth values as a function of the flat parameters; a callable as it is."""
+        if not isinstance(measurement, DataMetric):
+            check(callable(measurement), "measurement", "a DataMetric or a callable m(θ) -> [Q]")
+            return measurement
+        x, y = measurement.data.x.to(self.theta.device), measurement.data.y.to(self.theta.device)
+        return lambda theta: measurement.smooth(self.f(theta, x), y).reshape(-1)
 
     def _data_loss(self, theta: Tensor, weights: Tensor) -> Tensor:
         data = self.posterior.train
