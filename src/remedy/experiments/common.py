@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from remedy.curvature.functional import FunctionalModel
-from remedy.fidelity import Trainer
+from remedy.fidelity import Trainer, penalised_loss
 from remedy.models import train_model
 from remedy.models.train import TrainConfig
 from remedy.posterior import Posterior
@@ -42,9 +42,8 @@ def full_batch_posterior(
     as a posterior whose retraining from scratch uses the same ``init``."""
     model = init(seed).eval()
     f = FunctionalModel(model)
-    theta = trainer(
-        lambda t: cross_entropy(f(t, data.x), data.y).mean() + 0.5 * weight_decay * t.square().sum(), f.theta
-    )
+    uniform = torch.full((len(data),), 1.0 / len(data), dtype=f.theta.dtype)
+    theta = trainer(penalised_loss(f, data, cross_entropy, uniform, weight_decay), f.theta)
     torch.nn.utils.vector_to_parameters(theta, list(model.parameters()))
     return Posterior(model, data, weight_decay=weight_decay, init=lambda s: init(s).eval())
 

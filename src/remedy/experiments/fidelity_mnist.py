@@ -68,7 +68,8 @@ def study(setting: Setting, seed: int, estimators: dict[str, Estimator]) -> tupl
     train, test = mnist_subset(setting.per_class)
     trainer = GradientDescent(setting.steps)
     posterior = full_batch_posterior(functools.partial(mlp, setting.width), train, setting.weight_decay, trainer, seed)
-    wrong = torch.nonzero(predict(posterior.model, test) != test.y).flatten()
+    predicted = predict(posterior.model, test)
+    wrong = torch.nonzero(predicted != test.y).flatten()
     pick = torch.randperm(len(wrong), generator=stream(seed, "fidelity-measurements"))[: setting.measurements]
     measured = PerExampleLoss(test[wrong[pick]])
     points = torch.randperm(posterior.n, generator=stream(seed, "fidelity-points"))[: setting.points]
@@ -89,7 +90,7 @@ def study(setting: Setting, seed: int, estimators: dict[str, Estimator]) -> tupl
         "n_params": responses.theta.numel(),
         "train_objective": objective,
         "worst_gradient": responses.worst_gradient,
-        "test_accuracy": float((predict(posterior.model, test) == test.y).double().mean()),
+        "test_accuracy": float((predicted == test.y).double().mean()),
     }
     return summary, arrays | {f"estimate/{name}": e for name, e in estimates.items()}
 

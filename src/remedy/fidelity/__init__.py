@@ -3,7 +3,7 @@ metrics and the five-term gap (Bae et al. 2022)."""
 
 from remedy.fidelity.agreement import GAP_TERMS, TRUTHS, correlations, detection_area, gap_terms, lds, summarise
 from remedy.fidelity.estimates import Estimator, predicted_changes
-from remedy.fidelity.optimise import GradientDescent, Trainer, minimise
+from remedy.fidelity.optimise import GradientDescent, Trainer, minimise, penalised_loss
 from remedy.fidelity.responses import Responses
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "gap_terms",
     "lds",
     "minimise",
+    "penalised_loss",
     "predicted_changes",
     "summarise",
 ]

@@ -15,6 +15,9 @@ from remedy.evaluate.detection import detection_curve
 TRUTHS = ("loo_scratch", "loo_warm", "proximal", "pbrf", "linearized")
 """The ground truths in the order of the five-term chain (Bae et al. 2022, Sec. 4)."""
 
+ANCHORS = (("loo", "loo_scratch"), ("pbrf", "pbrf"))
+"""The two ground truths every estimate is compared with, as named in a summary."""
+
 GAP_TERMS = ("warm_start", "proximity", "non_convergence", "linearization", "solver")
 """Each the difference between consecutive links of the chain TRUTHS → estimate."""
 
@@ -70,7 +73,7 @@ def summarise(truths: dict[str, Tensor], estimates: dict[str, Tensor], gap_estim
     finite = torch.stack([torch.isfinite(a).all(1) for a in (*truths.values(), *estimates.values())]).all(0)
     truths = {name: a[finite] for name, a in truths.items()}
     estimates = {name: a[finite] for name, a in estimates.items()}
-    loo, pbrf = truths["loo_scratch"], truths["pbrf"]
+    loo, pbrf = (truths[key] for _, key in ANCHORS)
     terms = gap_terms(*(truths[name] for name in TRUTHS), estimates[gap_estimator])
     return {
         "correlation": {
@@ -83,7 +86,7 @@ def summarise(truths: dict[str, Tensor], estimates: dict[str, Tensor], gap_estim
         "n_points_dropped": int((~finite).sum()),
         "solver_error": {name: float((e - truths["linearized"]).abs().mean()) for name, e in estimates.items()},
         "truth_correlation": {
-            name: {"loo": correlations(truths[name], loo), "pbrf": correlations(truths[name], pbrf)}
+            name: {anchor: correlations(truths[name], truths[key]) for anchor, key in ANCHORS if key != name}
             for name in TRUTHS[1:]
         },
     }

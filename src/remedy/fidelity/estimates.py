@@ -10,10 +10,10 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from remedy.curvature.solvers import ihvp
 from remedy.errors import check
 from remedy.metrics import Metric, PerExampleLoss
 from remedy.posterior import Posterior
+from remedy.puma.valuation import valuation
 from remedy.update import EWC
 
 
@@ -30,13 +30,15 @@ class Estimator:
 def predicted_changes(posterior: Posterior, metric: Metric, points: Tensor, estimator: Estimator) -> Tensor:
     """``[len(points), Q]``: the predicted change in each of the ``Q`` values of ``metric`` when each training
     point is removed, ``∇M_q(θ̂)ᵀ (C + λI)⁻¹ ∇L_j(θ̂) / N`` with the posterior's curvature C of J (its weight
-    decay λ included), so that the exact solve with the GGN is the PBRF's linearisation at proximity λ."""
+    decay λ included), so that the exact solve with the GGN is the PBRF's linearisation at proximity λ: PUMA's
+    valuation ψ of the metric, divided by N."""
     if estimator.curvature == "ewc":
         check(isinstance(metric, PerExampleLoss), "metric", "a PerExampleLoss for EWC-influence (it inserts examples)")
         return ewc_changes(posterior, metric, points)
-    jacobian = metric.jacobian(posterior.model).T  # [P, Q]
-    directions = ihvp(posterior.curvature(estimator.curvature), jacobian, 0.0, estimator.solver, **estimator.options)
-    return posterior.train_products(directions)[points] / posterior.n
+    psi = valuation(
+        posterior, metric, curvature=estimator.curvature, solver=estimator.solver, damping=0.0, **estimator.options
+    )
+    return psi[points] / posterior.n
 
 
 def ewc_changes(posterior: Posterior, metric: PerExampleLoss, points: Tensor) -> Tensor:

@@ -10,12 +10,21 @@ import torch
 from torch import Tensor
 
 from remedy.errors import check
+from remedy.task import Examples, LossFn
 
 Objective = Callable[[Tensor], Tensor]
 """A scalar function of a flat parameter vector."""
 
 Trainer = Callable[[Objective, Tensor], Tensor]
 """``trainer(objective, start) -> θ``: how a model is (re)trained on an objective from a starting point."""
+
+
+def penalised_loss(
+    f: Callable[[Tensor, Tensor], Tensor], data: Examples, loss: LossFn, weights: Tensor, weight_decay: float
+) -> Objective:
+    """``θ ↦ Σ_i weights_i · loss(f(θ, x_i), y_i) + weight_decay/2 ‖θ‖²``: the training objective J with
+    per-example weights (1/N each for the mean; 0 for a removed example)."""
+    return lambda theta: loss(f(theta, data.x), data.y) @ weights + 0.5 * weight_decay * theta.square().sum()
 
 
 def minimise(objective: Objective, start: Tensor, tol: float = 1e-9, max_iter: int = 2000) -> Tensor:

@@ -35,7 +35,7 @@ from remedy.curvature.operator import DENSE_LIMIT
 from remedy.curvature.solvers import ihvp
 from remedy.errors import check
 from remedy.fidelity.agreement import TRUTHS
-from remedy.fidelity.optimise import Trainer, minimise
+from remedy.fidelity.optimise import Trainer, minimise, penalised_loss
 from remedy.metrics import DataMetric
 from remedy.posterior import Posterior
 
@@ -80,10 +80,6 @@ class Responses:
         x, y = measurement.data.x.to(self.theta.device), measurement.data.y.to(self.theta.device)
         return lambda theta: measurement.smooth(self.f(theta, x), y).reshape(-1)
 
-    def _data_loss(self, theta: Tensor, weights: Tensor) -> Tensor:
-        data = self.posterior.train
-        return self.posterior.loss(self.f(theta, data.x), data.y) @ weights
-
     def objective(self, j: int | Tensor | None) -> Callable[[Tensor], Tensor]:
         """J with example ``j`` removed (or the examples an index or boolean tensor ``j`` selects; ``None``: all
         kept). The others keep their weight 1/N, so removing a group is the sum of its single removals'
@@ -91,8 +87,8 @@ class Responses:
         weights = self.weights.clone()
         if j is not None:
             weights[j] = 0.0
-        wd = self.posterior.weight_decay
-        return lambda theta: self._data_loss(theta, weights) + 0.5 * wd * theta.square().sum()
+        posterior = self.posterior
+        return penalised_loss(self.f, posterior.train, posterior.loss, weights, posterior.weight_decay)
 
     def _solve(self, objective: Callable[[Tensor], Tensor], start: Tensor) -> Tensor:
         """The local argmin of ``objective`` from ``start`` to ``tol``, recording the final gradient in
