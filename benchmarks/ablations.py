@@ -57,9 +57,9 @@ def main() -> None:
             identify(posterior, failures, "ewc-influence", prior_precision=lam).values,
         )
     empirical = posterior.fisher()
-    posterior._fisher = true_fisher(model, train)
+    posterior.set_fisher(true_fisher(model, train))
     report("ewc-influence with the true Fisher", identify(posterior, failures, "ewc-influence").values)
-    posterior._fisher = empirical
+    posterior.set_fisher(empirical)
     report("finetune-influence", identify(posterior, failures, "finetune-influence").values)
 
     print("\nflip direction (true → given): share with r > 0 under ewc-influence")
@@ -73,18 +73,19 @@ def main() -> None:
         for stop_on in ("loss", "error"):
             print(
                 f"  {name:13} {stop_on:5}",
-                evaluate(repair(posterior, causes, failures, name, stop_on=stop_on), failures),
+                evaluate(repair(posterior, causes, name, guard=failures.query_val, stop_on=stop_on), failures),
             )
 
     print("\newc-deletion at the training learning rate, checked once per epoch: F_q validation loss per epoch")
     training_rate = replace(posterior.config, max_epochs=5, patience=10)
-    repair(posterior, causes, failures, "ewc-deletion", config=training_rate)
-    print("  ", [round(v, 3) for v in posterior.last_fit.history])
+    ascent = EWC(2.0 / (0.03 * posterior.n), config=training_rate)  # ewc-deletion's γ = 0.03, at the training rate
+    print("  ", [round(v, 3) for v in posterior.delete(causes, ascent, failures.query_val).log.history])
     print("\nthe same, penalty 2/(γN) weighed against the summed log-likelihood of C (= mean weighting / |C|)")
     for gamma in (0.01, 0.2):
         update = EWC(2.0 / (gamma * posterior.n) / len(causes), config=training_rate)
-        posterior.delete(causes, update, failures.query_val)
-        print(f"   γ = {gamma}:", [round(v, 3) for v in posterior.last_fit.history])
+        print(
+            f"   γ = {gamma}:", [round(v, 3) for v in posterior.delete(causes, update, failures.query_val).log.history]
+        )
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ def _load(work: Path) -> tuple[torch.nn.Module, dict[str, torch.Tensor]]:
 
 def prepare(work: Path) -> None:
     from remedy import Posterior, split_failures
+    from remedy.curvature import InverseSettings
     from remedy.data import load_dataset
     from remedy.identify.linear_influence import pairwise_influence
     from remedy.models import build_model, train_model
@@ -64,7 +65,8 @@ def prepare(work: Path) -> None:
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        reference = pairwise_influence(Posterior(model, train), query, damping=DAMPING, tol=1e-4, max_iter=100)
+        inverse = InverseSettings("ggn", "cg", DAMPING, options={"tol": 1e-4, "max_iter": 100})
+        reference = pairwise_influence(Posterior(model, train), query, inverse)
     seconds = time.perf_counter() - start
     save_file({"scores": reference[:, 0].contiguous()}, work / "reference.safetensors")
     info = {
@@ -76,17 +78,19 @@ def prepare(work: Path) -> None:
     print(json.dumps(info, indent=2))
 
 
-def _remedy(curvature: str, solver: str, **options: object) -> Callable[[torch.nn.Module, dict], torch.Tensor]:
+def _remedy(
+    curvature: str, solver: str, examples: int | None = None, **options: object
+) -> Callable[[torch.nn.Module, dict], torch.Tensor]:
     def method(model: torch.nn.Module, t: dict[str, torch.Tensor]) -> torch.Tensor:
         from remedy import Posterior
+        from remedy.curvature import InverseSettings
         from remedy.identify.linear_influence import pairwise_influence
         from remedy.task import Examples
 
         posterior = Posterior(model, Examples(t["x"], t["y"]))
         query = Examples(t["qx"], t["qy"])
-        return pairwise_influence(posterior, query, curvature=curvature, solver=solver, damping=DAMPING, **options)[
-            :, 0
-        ]
+        inverse = InverseSettings(curvature, solver, DAMPING, examples, options=options)
+        return pairwise_influence(posterior, query, inverse)[:, 0]
 
     return method
 
@@ -95,9 +99,10 @@ def _lissa_scale(model: torch.nn.Module, t: dict[str, torch.Tensor]) -> float:
     """What remedy's LiSSA picks: 1.5 × (largest eigenvalue of a 64-example GGN + damping), seeded."""
     from remedy.curvature import build_curvature
     from remedy.curvature.solvers.lissa import largest_eigenvalue
+    from remedy.seeds import stream
     from remedy.task import Examples, cross_entropy
 
-    generator = torch.Generator().manual_seed(0)
+    generator = stream(0, "lissa")
     index = torch.randperm(len(t["y"]), generator=generator)[:64]
     curvature = build_curvature("ggn", model, cross_entropy, Examples(t["x"][index], t["y"][index]))
     return 1.5 * (largest_eigenvalue(curvature, generator) + DAMPING)
@@ -184,10 +189,10 @@ def _kronfluence(model: torch.nn.Module, t: dict[str, torch.Tensor]) -> torch.Te
 
 METHODS: dict[str, Callable[[torch.nn.Module, dict], torch.Tensor]] = {
     "remedy-cg": _remedy("ggn", "cg", max_iter=10),
-    "remedy-cg-500": _remedy("ggn", "cg", max_iter=10, curvature_examples=500),
+    "remedy-cg-500": _remedy("ggn", "cg", 500, max_iter=10),
     "remedy-lissa": _remedy("ggn", "lissa", depth=50, batch_size=64),
     "remedy-ekfac": _remedy("ekfac", "closed-form"),
-    "remedy-ekfac-500": _remedy("ekfac", "closed-form", curvature_examples=500),
+    "remedy-ekfac-500": _remedy("ekfac", "closed-form", 500),
     "pydvl-cg": _pydvl("cg"),
     "pydvl-lissa": _pydvl("lissa"),
     "pydvl-ekfac": _pydvl("ekfac"),

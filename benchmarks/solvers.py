@@ -21,25 +21,21 @@ import torch
 from scipy.stats import spearmanr
 
 from remedy import Posterior, identify, split_failures
+from remedy.curvature import InverseSettings
 from remedy.data import load_dataset
 from remedy.models import build_model, train_model
 from remedy.pipeline import DemoConfig, corrupt
 from remedy.task import Examples
 
-CONFIGS = [
-    ("cg (10 products)", "ggn", "cg", {"max_iter": 10}),
-    ("cg (10 products on 500 examples)", "ggn", "cg", {"max_iter": 10, "curvature_examples": 500}),
-    ("lissa (depth 50, batch 64)", "ggn", "lissa", {"depth": 50, "batch_size": 64}),
-    (
-        "arnoldi (rank 10, 20 products on 500 examples)",
-        "ggn",
-        "arnoldi",
-        {"rank": 10, "iterations": 20, "curvature_examples": 500},
-    ),
-    ("ekfac (closed form)", "ekfac", "closed-form", {}),
-    ("ekfac (factors on 500 examples)", "ekfac", "closed-form", {"curvature_examples": 500}),
-    ("kfac (closed form)", "kfac", "closed-form", {}),
-    ("diagonal Fisher (closed form)", "fisher-diag", "closed-form", {}),
+CONFIGS = [  # label, curvature, solver, examples, solver options
+    ("cg (10 products)", "ggn", "cg", None, {"max_iter": 10}),
+    ("cg (10 products on 500 examples)", "ggn", "cg", 500, {"max_iter": 10}),
+    ("lissa (depth 50, batch 64)", "ggn", "lissa", None, {"depth": 50, "batch_size": 64}),
+    ("arnoldi (rank 10, 20 products on 500 examples)", "ggn", "arnoldi", 500, {"rank": 10, "iterations": 20}),
+    ("ekfac (closed form)", "ekfac", "closed-form", None, {}),
+    ("ekfac (factors on 500 examples)", "ekfac", "closed-form", 500, {}),
+    ("kfac (closed form)", "kfac", "closed-form", None, {}),
+    ("diagonal Fisher (closed form)", "fisher-diag", "closed-form", None, {}),
 ]
 
 
@@ -58,35 +54,28 @@ def main() -> None:
     epoch = log.epoch_seconds
     print(f"one training epoch: {epoch:.3f} s; {sum(p.numel() for p in model.parameters())} parameters")
 
-    def run(curvature: str, solver: str, options: dict) -> tuple[float, torch.Tensor]:
+    def run(inverse: InverseSettings) -> tuple[float, torch.Tensor]:
         posterior = Posterior(model, train)
         start = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            scores = identify(
-                posterior,
-                failures,
-                "linear-influence",
-                curvature=curvature,
-                solver=solver,
-                damping=args.damping,
-                **options,
-            )
+            scores = identify(posterior, failures, "linear-influence", inverse=inverse)
         for warning in caught:
             if "cg:" in str(warning.message):
-                print(f"  {solver}: {warning.message}")
+                print(f"  {inverse.solver}: {warning.message}")
         return time.perf_counter() - start, scores.values
 
     rows = []
     references: dict[str, torch.Tensor] = {}
-    for label, curvature, solver, options in CONFIGS:
+    for label, curvature, solver, examples, options in CONFIGS:
         if "ggn" not in references:
-            seconds, references["ggn"] = run("ggn", "cg", {"tol": 1e-4, "max_iter": args.reference_iterations})
+            options_ref = {"tol": 1e-4, "max_iter": args.reference_iterations}
+            seconds, references["ggn"] = run(InverseSettings("ggn", "cg", args.damping, options=options_ref))
             products = args.reference_iterations
             print(f"reference (cg, {products} GGN products): {seconds:.1f} s ({seconds / epoch:.1f} epochs)")
         times, values = [], None
         for _ in range(args.runs):
-            seconds, values = run(curvature, solver, options)
+            seconds, values = run(InverseSettings(curvature, solver, args.damping, examples, options=options))
             times.append(seconds)
         rho = float(spearmanr(values.numpy(), references["ggn"].numpy()).statistic)
         row = {

@@ -72,10 +72,10 @@ def test_second_order_methods_by_name(tmp_path: Path) -> None:
     args = ["demo", "--dataset", "wine", "--quick", "--out", str(tmp_path), "--identify", "linear-influence"]
     assert main([*args, "--solver", "arnoldi", "--treat", "newton", "--damping", "0.01"]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
-    expected = {"seed": 0, "curvature": "ggn", "solver": "arnoldi", "damping": 0.01, "curvature_examples": None}
-    assert summary["identify"]["options"] == expected
-    assert summary["treatments"]["newton"]["options"]["solver"] == "arnoldi"
-    assert summary["settings"]["solver"] == "arnoldi"
+    expected = {"curvature": "ggn", "solver": "arnoldi", "damping": 0.01, "examples": None, "seed": 0, "options": {}}
+    assert summary["identify"]["options"] == {"inverse": expected}
+    assert summary["treatments"]["newton"]["options"]["inverse"]["solver"] == "arnoldi"
+    assert summary["settings"]["inverse"] == expected
 
 
 def test_puma_by_name_with_a_metric(tmp_path: Path) -> None:

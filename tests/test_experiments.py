@@ -37,21 +37,24 @@ def _run(name: str, tmp_path: Path) -> dict:
 
 def test_puma_radial(tmp_path: Path) -> None:
     summary = _run("puma-radial", tmp_path)
-    assert 0.0 <= summary["removed_agreement_with_retrain"] <= 1.0
-    assert abs(summary["puma"]["guard_change"]) <= summary["puma"]["delta"]
+    assert summary["puma"]["step"] > 0  # a patch was applied (step 0 keeps θ̂, and the guard trivially holds)
+    assert summary["removed_agreement_with_retrain"] > summary["original_removed_agreement_with_retrain"]
 
 
+@pytest.mark.slow
 def test_puma_calibration(tmp_path: Path) -> None:
     summary = _run("puma-calibration", tmp_path)
-    assert summary["metric_change_measured"] <= summary["metric_change_bound"]
+    assert summary["puma"]["step"] > 0
+    assert summary["ece_after"] < summary["ece_before"]
 
 
 def test_fidelity_mnist(tmp_path: Path) -> None:
     summary = _run("fidelity-mnist", tmp_path)
     assert set(summary["correlation"]) == ESTIMATORS
-    assert all(set(c) == {"loo", "pbrf"} for c in summary["correlation"].values())
     assert list(summary["gap_terms"]) == ["warm_start", "proximity", "non_convergence", "linearization", "solver"]
-    assert summary["worst_gradient"] <= summary["settings"]["tol"]
+    assert summary["n_points_dropped"] < summary["n_points"]
+    cg = summary["correlation"]["cg"]  # Bae et al.: influence tracks the PBRF far better than LOO
+    assert cg["pbrf"]["pearson"] > 0.5 and cg["pbrf"]["pearson"] > cg["loo"]["pearson"] + 0.3
 
 
 @pytest.mark.slow
@@ -59,7 +62,14 @@ def test_fidelity_mnist(tmp_path: Path) -> None:
 def test_long_experiments(name: str, tmp_path: Path) -> None:
     summary = _run(name, tmp_path)
     if name == "puma-mislabel":
-        assert "random" in summary["detection"]
+        assert summary["detection"]["puma (validation loss)"] > summary["detection"]["random"] + 0.2
+    if name == "puma-mnist-style":
+        assert (
+            summary["puma"]["step"] > 0
+            and summary["style_changed_fraction"] > summary["naive"]["style_changed_fraction"]
+        )
+    if name == "fidelity-logreg":
+        assert summary["correlation"]["exact"]["pbrf"]["spearman"] >= 0.99
     if name == "fidelity-sweep":
         assert len(summary["grid"]) == 9
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from remedy import Posterior
+from remedy.curvature import InverseSettings
 from remedy.metrics import ECE, Custom, Error, FairnessGap, Loss, PerExampleLoss, Stack, ece
 from remedy.models import LogisticRegression, train_model
 from remedy.models.train import TrainConfig
@@ -13,6 +14,7 @@ from remedy.puma import compensation_weights, patch, valuation
 from remedy.task import Examples, cross_entropy
 
 WD = 0.05
+EXACT = InverseSettings("hessian", "direct", damping=1e-3)
 
 
 def blobs(n: int, seed: int) -> Examples:
@@ -46,10 +48,9 @@ def direct(setup: dict, metric_jacobian: torch.Tensor) -> torch.Tensor:
 
 def test_psi_for_the_training_loss_equals_direct_influence_products(setup: dict) -> None:
     posterior, grads = setup["posterior"], setup["grads"]
-    options = {"curvature": "hessian", "solver": "direct", "damping": 1e-3}
-    psi = valuation(posterior, Loss(posterior.train), **options)
+    psi = valuation(posterior, Loss(posterior.train), EXACT)
     torch.testing.assert_close(psi[:, 0], direct(setup, grads.mean(0, keepdim=True))[:, 0], rtol=1e-6, atol=1e-9)
-    pairwise = valuation(posterior, PerExampleLoss(posterior.train), **options)  # ψ[i, j] = g_jᵀ H⁻¹ g_i
+    pairwise = valuation(posterior, PerExampleLoss(posterior.train), EXACT)  # ψ[i, j] = g_jᵀ H⁻¹ g_i
     torch.testing.assert_close(pairwise, grads @ torch.linalg.solve(setup["hessian"], grads.T), rtol=1e-6, atol=1e-9)
     assert bool((pairwise.diagonal() > 0).all())  # self-influence: removing z raises its own loss
 
@@ -93,9 +94,7 @@ def test_first_order_prediction_matches_the_measured_change(setup: dict) -> None
         compensate=False,
         max_step=1e-5,
         delta=float("inf"),
-        curvature="hessian",
-        solver="direct",
-        damping=1e-3,
+        inverse=EXACT,
     )
     measured = float(metric.value(result.model) - metric.value(posterior.model))
     predicted = float(result.predicted_change[0])
@@ -129,9 +128,7 @@ def test_patch_keeps_the_measured_guard_within_delta_and_leaves_the_model_alone(
             guard=guard,
             delta=delta,
             max_step=0.5,
-            curvature="hessian",
-            solver="direct",
-            damping=1e-3,
+            inverse=EXACT,
         )
         change = float(guard.measure(result.model) - guard.measure(posterior.model))
         assert abs(change) <= delta and change == pytest.approx(result.guard_change)
@@ -144,9 +141,7 @@ def test_patch_keeps_the_measured_guard_within_delta_and_leaves_the_model_alone(
             max_step=result.step,
             halvings=0,
             delta=float("inf"),
-            curvature="hessian",
-            solver="direct",
-            damping=1e-3,
+            inverse=EXACT,
         )
         assert naive.n_nonzero == 0
         assert naive.predicted_change.abs().sum() > result.predicted_change.abs().sum()  # λ* cancels ΔM

@@ -59,9 +59,4 @@ def test_train_mode_model_and_bad_causes(model: torch.nn.Module) -> None:
     with pytest.raises(RemedyError, match=r"^causes: expected indices in \[0, 3\]"):
         posterior.causes(torch.tensor([0, 9]))
     with pytest.raises(RemedyError, match=r"^--treat: expected one of"):
-        remedy.repair(
-            posterior,
-            torch.tensor([0]),
-            remedy.Failures.from_query((torch.randn(3, 3), torch.zeros(3, dtype=torch.long))),
-            "nope",
-        )
+        remedy.repair(posterior, torch.tensor([0]), "nope", guard=(torch.randn(3, 3), torch.zeros(3, dtype=torch.long)))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from remedy.curvature import CURVATURES
+from remedy.curvature import CURVATURES, InverseSettings
 from remedy.curvature.solvers import SOLVERS
 from remedy.data import DATASETS
 from remedy.errors import RemedyError
@@ -102,23 +102,21 @@ def main(argv: list[str] | None = None) -> int:
     from remedy.pipeline import DemoConfig, run_demo
     from remedy.report.html import write_report
 
-    config = DemoConfig(
-        dataset=args.dataset,
-        seed=args.seed,
-        flip=args.flip,
-        flip_rate=args.flip_rate,
-        identify=args.identify,
-        treat=tuple(args.treat) if args.treat else DemoConfig.treat,
-        top_fraction=args.top_fraction,
-        model=args.model,
-        quick=args.quick,
-        curvature=args.curvature,
-        solver=args.solver,
-        damping=args.damping,
-        curvature_examples=args.curvature_examples,
-        metric=args.metric,
-    )
     try:
+        inverse = InverseSettings(args.curvature, args.solver, args.damping, args.curvature_examples, args.seed)
+        config = DemoConfig(
+            dataset=args.dataset,
+            seed=args.seed,
+            flip=args.flip,
+            flip_rate=args.flip_rate,
+            identify=args.identify,
+            treat=tuple(args.treat) if args.treat else DemoConfig.treat,
+            top_fraction=args.top_fraction,
+            model=args.model,
+            quick=args.quick,
+            inverse=inverse,
+            metric=args.metric,
+        )
         run = run_demo(config, args.out)
         report = write_report(run, args.out)
     except RemedyError as err:

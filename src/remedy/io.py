@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -56,7 +57,9 @@ def load_weights(path: str | Path, model: nn.Module) -> nn.Module:
 
 
 def to_jsonable(value: Any) -> Any:
-    """Tensors and numpy scalars to plain Python numbers for JSON."""
+    """Tensors, numpy scalars and settings dataclasses to plain Python values for JSON."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(dataclasses.asdict(value))
     if isinstance(value, torch.Tensor):
         return value.tolist()
     if isinstance(value, dict):

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import inspect
 import platform
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
+from remedy.curvature import InverseSettings
 from remedy.data import Corruption, DatasetSplit, flip_labels, flip_uniform, load_dataset, pair_matrix, parse_pairs
 from remedy.data.failures import Failures, predict, split_failures
 from remedy.errors import check
@@ -23,6 +22,7 @@ from remedy.io import save_weights, to_jsonable, write_json
 from remedy.models import build_model, train_model
 from remedy.models.train import TrainConfig
 from remedy.posterior import Posterior
+from remedy.seeds import stream
 from remedy.task import Examples
 from remedy.treat import TREATMENTS, repair
 
@@ -44,8 +44,8 @@ class DemoConfig:
         removal_fractions: the points of the removal curve (fine-tuning on D \\ C, beside random removal).
         model: ``cnn`` / ``mlp`` / ``logreg``; default ``cnn`` for images, ``mlp`` otherwise.
         quick: a smaller dataset and at most 15 epochs per fit, for trying things.
-        curvature, solver, damping: for the second-order methods (``linear-influence``, ``newton``).
-        curvature_examples: estimate the curvature of ``linear-influence`` on this many training examples.
+        inverse: the damped inverse curvature of the second-order methods (``linear-influence``, ``puma``,
+            ``newton``); its seed is replaced by ``seed``.
         metric: for ``puma``: the metric of F_q whose harm is scored, and of the kept data that patching keeps.
     """
 
@@ -59,11 +59,12 @@ class DemoConfig:
     removal_fractions: tuple[float, ...] = (0.025, 0.05, 0.1)
     model: str | None = None
     quick: bool = False
-    curvature: str = "ggn"
-    curvature_examples: int | None = None
+    inverse: InverseSettings = field(default_factory=InverseSettings)
     metric: str = "loss"
-    solver: str = "cg"
-    damping: float = 1e-3
+
+    def shared(self) -> dict[str, Any]:
+        """The run-wide settings a method receives when it declares them as options."""
+        return {"seed": self.seed, "inverse": replace(self.inverse, seed=self.seed), "metric": self.metric}
 
 
 @dataclass
@@ -98,21 +99,8 @@ def _timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
     return result, time.perf_counter() - start
 
 
-def _options(method: Callable[..., Any], config: DemoConfig) -> dict[str, Any]:
-    """The seed, and the curvature settings for the methods that declare them."""
-    declared = inspect.signature(method).parameters
-    options: dict[str, Any] = {"seed": config.seed}
-    if "solver" in declared:
-        options.update(curvature=config.curvature, solver=config.solver, damping=config.damping)
-    if "curvature_examples" in declared:
-        options.update(curvature_examples=config.curvature_examples)
-    if "metric" in declared:
-        options.update(metric=config.metric)
-    return options
-
-
 def _random_causes(n: int, k: int, seed: int) -> torch.Tensor:
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed + 1))[:k]
+    return torch.randperm(n, generator=stream(seed, "random-causes"))[:k]
 
 
 def run_demo(config: DemoConfig, out: str | Path) -> DemoRun:
@@ -141,14 +129,14 @@ def run_demo(config: DemoConfig, out: str | Path) -> DemoRun:
         init=lambda s: build_model(arch, tuple(train.x.shape[1:]), data.num_classes, s),
     )
     fisher_seconds = _timed(posterior.fisher)[1]
-    scores = identify(posterior, failures, config.identify, **_options(SCORERS.get(config.identify), config))
+    scores = identify(posterior, failures, config.identify, **SCORERS.accepted(config.identify, config.shared()))
     k = max(1, round(config.top_fraction * posterior.n))
     causes = scores.top(k)
 
     treatments = {}
     for name in tqdm(config.treat, desc="treatments", disable=None, leave=False):
-        options = _options(TREATMENTS.get(name), config)
-        repaired, seconds = _timed(repair, posterior, causes, failures, name, **options)
+        options = TREATMENTS.accepted(name, config.shared())
+        repaired, seconds = _timed(repair, posterior, causes, name, guard=failures.query_val, **options)
         treatments[name] = {"seconds": seconds, "accuracy": evaluate(repaired, failures), "options": options}
         save_weights(out / f"{name}.safetensors", repaired)
     removed: dict[tuple[str, int], dict[str, float | None]] = {}
@@ -160,14 +148,16 @@ def run_demo(config: DemoConfig, out: str | Path) -> DemoRun:
         if (kind, count) not in removed:
             chosen = scores.top(count) if kind == "identified" else _random_causes(posterior.n, count, config.seed)
             removed[(kind, count)] = evaluate(
-                repair(posterior, chosen, failures, "finetune", seed=config.seed), failures
+                repair(posterior, chosen, "finetune", guard=failures.query_val, seed=config.seed), failures
             )
         return removed[(kind, count)]
 
     corrupted_idx = torch.nonzero(corruption.mask).flatten()
     references = {
         "random-removal": finetuned_without("random", k),
-        "oracle-removal": evaluate(repair(posterior, corrupted_idx, failures, "finetune", seed=config.seed), failures),
+        "oracle-removal": evaluate(
+            repair(posterior, corrupted_idx, "finetune", guard=failures.query_val, seed=config.seed), failures
+        ),
     }
     removal = []
     for fraction in tqdm(config.removal_fractions, desc="removal curve", disable=None, leave=False):

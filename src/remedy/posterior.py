@@ -11,16 +11,19 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import vector_to_parameters
 
 from remedy.cache import Cache, fingerprint
 from remedy.curvature import (
     DEFAULT_CHUNK_BYTES,
     Curvature,
+    DampedInverse,
     DiagonalFisher,
+    InverseSettings,
     build_curvature,
     chunk_size,
     diagonal_fisher,
@@ -32,36 +35,30 @@ from remedy.curvature import (
 )
 from remedy.curvature.functional import random_subset
 from remedy.errors import RemedyError, check
-from remedy.models.fit import FitLog, fit
-from remedy.models.train import TrainConfig, error_rate, mean_loss
+from remedy.models.train import TrainConfig
+from remedy.seeds import seeded, stream
 from remedy.task import Examples, ExamplesLike, LossFn, as_examples, check_eval_model, cross_entropy
+
+if TYPE_CHECKING:
+    from remedy.update import Fitted, Update
 
 JVP_DIRECTIONS = 4
 """Up to this many directions, :meth:`Posterior.train_products` uses ``jvp``, not per-example gradients."""
 
 
-class Update(Protocol):
-    """An update strategy: one row of SPEC §3's table."""
-
-    def insert(self, posterior: Posterior, data: Examples, stop: Examples) -> nn.Module:
-        """Return θ* ≈ argmax of ``p(θ | D, data)``, early-stopped on ``stop``."""
-        ...
-
-    def delete(self, posterior: Posterior, causes: Tensor, stop: Examples) -> nn.Module:
-        """Return θ** ≈ argmax of ``p(θ | D \\ C)`` for training indices ``causes``, early-stopped on ``stop``."""
-        ...
-
-
 class Posterior:
-    """θ̂ with its training data, per-example loss ``-log p(z | θ)`` and curvature.
+    """θ̂ with its training data, per-example loss ``-log p(z | θ)`` and what is computed from them at θ̂.
 
-    The model is deep-copied: nothing done through the posterior touches the caller's module.
+    The posterior holds the problem (model, data, loss, training recipe) and its caches (the diagonal Fisher,
+    curvatures and their damped inverses, per-example training gradients); the updates that edit it live in
+    :mod:`remedy.update`. The model is deep-copied: nothing done through the posterior touches the caller's
+    module.
 
     Args:
         model: the trained classifier in eval mode; ``model(x)`` returns logits.
         train: the training set D as ``(x, y)`` tensors or a ``Dataset``.
         loss: per-example negative log-likelihood ``loss(logits, y) -> [B]``.
-        config: optimiser and early-stopping settings for updates that fit (EWC, fine-tuning, retraining).
+        config: the training recipe (optimiser, early stopping) that updates and retraining follow.
         weight_decay: the L2 coefficient λ of the training objective ``J(θ) = mean loss + λ/2 ‖θ‖²``
             (0 when the model was trained without one); part of every curvature and Newton step.
         init: builds a freshly initialised model for retraining from scratch; by default a copy of
@@ -103,14 +100,13 @@ class Posterior:
         self.config = config or TrainConfig()
         check(weight_decay >= 0, "weight_decay", f"a non-negative L2 coefficient, got {weight_decay}")
         self.weight_decay = weight_decay
-        self._curvatures: dict[str, Curvature] = {}
         self.chunk_bytes = chunk_bytes
         self._init = init
         self._theta = flatten(trainable(self.model)).clone()
+        self._curvatures: dict[str, Curvature] = {}
+        self._inverses: dict[str, DampedInverse] = {}
         self._fisher: Tensor | None = None
         self._grads: Tensor | None = None
-        self.last_fit: FitLog | None = None
-        """The log of the most recent update fitted from θ̂ (epochs, stopping point, criterion history)."""
         self.cache = Cache(cache_dir) if cache_dir is not None else None
         self.cache_bytes = cache_bytes
         if self.cache is not None:
@@ -130,7 +126,7 @@ class Posterior:
         """Validate ``data`` against this model's classes and move it to the model's device."""
         return as_examples(data, name, self.num_classes, allow_empty).to(self.device)
 
-    def causes(self, causes: Tensor, name: str = "causes") -> Tensor:
+    def causes(self, causes: Tensor, name: str = "causes", allow_empty: bool = False) -> Tensor:
         """Validate training indices (or a boolean mask of length N) and return them as sorted unique indices."""
         causes = torch.as_tensor(causes)
         if causes.dtype == torch.bool:
@@ -139,21 +135,30 @@ class Posterior:
             )
             causes = torch.nonzero(causes).flatten()
         check(causes.ndim == 1 and not causes.is_floating_point(), name, "a 1-D tensor of integer training indices")
-        check(len(causes) > 0, name, "at least one training index, got none")
+        if len(causes) == 0:
+            check(allow_empty, name, "at least one training index, got none")
+            return causes.long().cpu()
         check(int(causes.min()) >= 0 and int(causes.max()) < self.n, name, f"indices in [0, {self.n - 1}]")
-        return torch.unique(causes.long())
+        return torch.unique(causes.long().cpu())
 
     def copy_model(self) -> nn.Module:
         """A fresh copy of θ̂ to update."""
         return copy.deepcopy(self.model)
+
+    def model_at(self, theta: Tensor) -> nn.Module:
+        """A copy of the model with its trainable parameters set to the flat vector ``theta``."""
+        check(theta.shape == self._theta.shape, "theta", f"a flat vector of {self._theta.numel()} parameters")
+        model = copy.deepcopy(self.model)
+        with torch.no_grad():
+            vector_to_parameters(theta.to(self._theta), [p for p in model.parameters() if p.requires_grad])
+        return model
 
     def fresh_model(self, seed: int) -> nn.Module:
         """A newly initialised model of the same architecture, for retraining from scratch."""
         if self._init is not None:
             return self._init(seed).to(self.device)
         model = copy.deepcopy(self.model)
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            torch.manual_seed(seed)
+        with seeded(seed, "init"):
             for module in model.modules():
                 reset = getattr(module, "reset_parameters", None)
                 if callable(reset):
@@ -168,6 +173,15 @@ class Posterior:
             )
         return self._fisher
 
+    def set_fisher(self, diagonal: Tensor) -> None:
+        """Use ``diagonal`` ``[P]`` as the diagonal Fisher from now on (e.g. a true Fisher computed elsewhere);
+        curvatures and inverses built from the old one are dropped."""
+        check(diagonal.shape == self._theta.shape, "diagonal", f"a flat vector of {self._theta.numel()} entries")
+        check(bool(torch.isfinite(diagonal).all()) and bool((diagonal >= 0).all()), "diagonal", "finite entries >= 0")
+        self._fisher = diagonal.to(self._theta)
+        self._curvatures.pop("fisher-diag", None)
+        self._inverses = {k: v for k, v in self._inverses.items() if '"fisher-diag"' not in k}
+
     def _cached(self, kind: str, compute: Callable[[], Tensor]) -> Tensor:
         if self.cache is None:
             return compute()
@@ -180,8 +194,7 @@ class Posterior:
 
     def curvature(self, name: str = "ggn", examples: int | None = None, seed: int = 0) -> Curvature:
         """The named curvature (:data:`remedy.curvature.CURVATURES`) of the training objective at θ̂, built once and
-        reused (with the factorisations solvers attach to it); on ``examples`` training examples drawn with ``seed``
-        instead of all N if given (each product or factor pass then costs that fraction of an epoch)."""
+        reused; on ``examples`` training examples drawn with ``seed`` (their own stream) instead of all N if given."""
         check(examples is None or examples > 0, "curvature_examples", f"a positive number of examples, got {examples}")
         subset = examples is not None and examples < self.n
         key = f"{name}/{examples}/{seed}" if subset else name
@@ -189,11 +202,19 @@ class Posterior:
             if name == "fisher-diag" and not subset:  # the diagonal the posterior already holds (and caches on disk)
                 self._curvatures[key] = DiagonalFisher(self.fisher(), self.weight_decay)
             else:
-                data = (
-                    random_subset(self.train, examples, torch.Generator().manual_seed(seed)) if subset else self.train
-                )
+                data = random_subset(self.train, examples, stream(seed, "curvature-examples")) if subset else self.train
                 self._curvatures[key] = build_curvature(name, self.model, self.loss, data, self.weight_decay)
         return self._curvatures[key]
+
+    def inverse(self, settings: InverseSettings) -> DampedInverse:
+        """The damped inverse ``(C + δI)⁻¹`` that ``settings`` describe, built once (with its factorisation) and
+        reused by every later method that asks for the same settings."""
+        check(isinstance(settings, InverseSettings), "inverse", "a remedy.curvature.InverseSettings")
+        key = settings.key()
+        if key not in self._inverses:
+            curvature = self.curvature(settings.curvature, settings.examples, settings.seed)
+            self._inverses[key] = settings.build(curvature)
+        return self._inverses[key]
 
     def _keeps_grads(self) -> bool:
         return self.cache is not None and self.n * self._theta.numel() * self._theta.element_size() <= self.cache_bytes
@@ -244,55 +265,17 @@ class Posterior:
         ]
         return torch.cat(parts)
 
-    def laplace_penalty(self, model: nn.Module, prior_precision: float = 0.0) -> Tensor:
-        """``N/2 (θ − θ̂)ᵀ diag(F̂) (θ − θ̂) + λ/2 ‖θ − θ̂‖²``: minus the Laplace log-posterior of D (Tanno eq. 23)."""
-        delta = torch.cat([p.reshape(-1) for p in model.parameters() if p.requires_grad]) - self._theta
-        penalty = 0.5 * self.n * (self.fisher() * delta.square()).sum()
-        return penalty + 0.5 * prior_precision * delta.square().sum() if prior_precision else penalty
-
-    def refit(
-        self,
-        objective: Callable[[nn.Module, Tensor], Tensor],
-        n: int,
-        stop: Examples,
-        config: TrainConfig | None = None,
-        seed: int = 0,
-        desc: str = "update",
-        stop_on: str = "loss",
-    ) -> nn.Module:
-        """Start from a copy of θ̂ and minimise ``objective(model, batch_indices)`` over mini-batches of
-        ``range(n)``, early-stopping on ``stop``'s mean ``loss`` or its ``error`` rate (ties keep the
-        earlier, closer weights). Returns the updated copy."""
-        check(stop_on in ("loss", "error"), "stop_on", f"'loss' or 'error', got {stop_on!r}")
-        config = config or self.config
-        model = self.copy_model()
-        criterion = (lambda m: mean_loss(m, stop, self.loss)) if stop_on == "loss" else (lambda m: error_rate(m, stop))
-        self.last_fit = fit(
-            model,
-            n,
-            lambda batch: objective(model, batch),
-            criterion,
-            lr=config.lr,
-            batch_size=config.batch_size,
-            max_epochs=config.max_epochs,
-            patience=config.patience,
-            seed=seed,
-            check_every=config.check_every,
-            desc=desc,
-        )
-        return model
-
-    def insert(self, data: ExamplesLike, update: Update, stop: ExamplesLike) -> nn.Module:
-        """Add the factor ``p(data | θ)`` to the posterior with ``update``; returns the new model θ*."""
+    def insert(self, data: ExamplesLike, update: Update, stop: ExamplesLike) -> Fitted:
+        """Add the factor ``p(data | θ)`` to the posterior with ``update``; returns the new model θ* and its fit."""
         return update.insert(self, self.examples(data, "data"), self.examples(stop, "stop"))
 
-    def delete(self, causes: Tensor, update: Update, stop: ExamplesLike) -> nn.Module:
-        """Remove the factor ``p(C | θ)`` of training indices ``causes`` with ``update``; returns θ**."""
-        return update.delete(self, self.causes(causes), self.examples(stop, "stop"))
+    def delete(self, causes: Tensor, update: Update, stop: ExamplesLike) -> Fitted:
+        """Remove the factor ``p(C | θ)`` of training indices ``causes`` with ``update``; returns θ** and its fit."""
+        return update.delete(self, self.causes(causes, allow_empty=True), self.examples(stop, "stop"))
 
     def kept(self, causes: Tensor) -> Examples:
         """D \\ C for training indices ``causes``."""
         mask = torch.ones(self.n, dtype=torch.bool, device=self.device)
-        mask[self.causes(causes).to(self.device)] = False
+        mask[self.causes(causes, allow_empty=True).to(self.device)] = False
         check(bool(mask.any()), "causes", "to leave at least one training example, got all of them")
         return self.train[mask]

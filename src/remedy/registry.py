@@ -1,9 +1,16 @@
-"""Name → function registries: the CLI, the pipeline and the report pick methods by name."""
+"""Name → method registries: the CLI, the pipeline and the report pick methods by name.
+
+A method registers itself when its module is imported (``@SCORERS.register("name")``), and every package
+that holds methods imports all of its modules with :func:`import_all`, so a new method is one new file.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Generic, TypeVar
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
 
 from remedy.errors import RemedyError
 
@@ -11,17 +18,25 @@ F = TypeVar("F", bound=Callable)
 
 
 class Registry(Generic[F]):
-    """A named collection of interchangeable methods of one kind (scorers, treatments, ...)."""
+    """A named collection of interchangeable methods of one kind (scorers, treatments, solvers, ...).
+
+    The registry also records each method's keyword-only options, so that a misspelt option is a one-line
+    error naming the method, and so that run-wide settings (the seed, the inverse curvature, the metric)
+    reach exactly the methods that declare them (:meth:`accepted`).
+    """
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._items: dict[str, F] = {}
+        self._options: dict[str, frozenset[str]] = {}
 
     def register(self, name: str) -> Callable[[F], F]:
         def add(fn: F) -> F:
             if name in self._items:
                 raise RemedyError(f"{self.kind} {name!r}: already registered")
             self._items[name] = fn
+            parameters = inspect.signature(fn).parameters.values()
+            self._options[name] = frozenset(p.name for p in parameters if p.kind is p.KEYWORD_ONLY)
             return fn
 
         return add
@@ -33,3 +48,25 @@ class Registry(Generic[F]):
 
     def names(self) -> list[str]:
         return sorted(self._items)
+
+    def options(self, name: str) -> frozenset[str]:
+        """The keyword-only options the named method takes."""
+        self.get(name)
+        return self._options[name]
+
+    def check_options(self, name: str, options: Mapping[str, Any]) -> None:
+        """Raise a one-line :class:`RemedyError` for an option the named method does not take."""
+        unknown = sorted(set(options) - self.options(name))
+        if unknown:
+            known = ", ".join(sorted(self.options(name))) or "none"
+            raise RemedyError(f"{self.kind} {name}: unknown option {unknown[0]!r} (options: {known})")
+
+    def accepted(self, name: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """The run-wide ``settings`` that the named method declares as options."""
+        return {key: value for key, value in settings.items() if key in self.options(name)}
+
+
+def import_all(package: str) -> None:
+    """Import every module of ``package``, so that the methods they define register themselves."""
+    for module in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        importlib.import_module(f"{package}.{module.name}")

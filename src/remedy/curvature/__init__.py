@@ -1,12 +1,8 @@
-"""Curvature at θ̂: per-example gradients, Hessian / GGN / Fisher operators, and iHVP solvers."""
+"""Curvature at θ̂: per-example gradients, Hessian / GGN / Fisher operators, iHVP solvers and their settings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
-
-from torch import nn
-
+from remedy.curvature.backends import CURVATURES, build_curvature
 from remedy.curvature.empirical_fisher import DiagonalFisher, EmpiricalFisher
 from remedy.curvature.fisher import diagonal_fisher
 from remedy.curvature.ggn import GaussNewton
@@ -20,39 +16,30 @@ from remedy.curvature.grads import (
     weighted_gradient,
 )
 from remedy.curvature.hessian import Hessian
+from remedy.curvature.inverse import DEFAULT_INVERSE, InverseSettings
 from remedy.curvature.kfac import KFAC
 from remedy.curvature.operator import Curvature
-from remedy.registry import Registry
-from remedy.task import Examples, LossFn
-
-CURVATURES: Registry[Callable[..., Curvature]] = Registry("--curvature")
-CURVATURES.register("hessian")(Hessian)
-CURVATURES.register("ggn")(GaussNewton)
-CURVATURES.register("fisher")(EmpiricalFisher)
-CURVATURES.register("fisher-diag")(DiagonalFisher.build)
-CURVATURES.register("kfac")(KFAC)
-CURVATURES.register("ekfac")(partial(KFAC, eigen_corrected=True))
-
-
-def build_curvature(name: str, model: nn.Module, loss: LossFn, data: Examples, weight_decay: float = 0.0) -> Curvature:
-    """The named curvature of ``J(θ) = mean loss on data + weight_decay/2 ‖θ‖²`` at ``model``'s parameters."""
-    return CURVATURES.get(name)(model, loss, data, weight_decay)
-
+from remedy.curvature.solvers import SOLVERS, DampedInverse, ihvp
 
 __all__ = [
     "CURVATURES",
     "DEFAULT_CHUNK_BYTES",
+    "DEFAULT_INVERSE",
     "KFAC",
+    "SOLVERS",
     "Curvature",
+    "DampedInverse",
     "DiagonalFisher",
     "EmpiricalFisher",
     "GaussNewton",
     "Hessian",
+    "InverseSettings",
     "build_curvature",
     "chunk_size",
     "diagonal_fisher",
     "directional_derivatives",
     "flatten",
+    "ihvp",
     "per_example_grads",
     "trainable",
     "weighted_gradient",

@@ -10,6 +10,7 @@ from torch import Tensor
 from remedy.data.mnist import SPLIT_SEED, load_mnist
 from remedy.data.tabular import load_sklearn, make_moons, make_radial
 from remedy.errors import RemedyError, check
+from remedy.seeds import stream
 from remedy.task import Examples
 
 DATASETS = ("mnist", "digits", "breast-cancer", "wine", "moons", "radial")
@@ -33,7 +34,7 @@ def stratified_split(
     """Sorted indices of a class-stratified training part (``per_class`` examples, or ``fraction`` of each
     class) and of all the other examples."""
     check((per_class is None) != (fraction is None), "stratified_split", "exactly one of per_class and fraction")
-    gen = torch.Generator().manual_seed(seed)
+    gen = stream(seed, "stratified-split")
     train = []
     for c in torch.unique(y).tolist():
         members = torch.nonzero(y == c).flatten()
@@ -58,9 +59,7 @@ def load_dataset(name: str, quick: bool = False) -> DatasetSplit:
         x, y = load_mnist()
         train_idx, test_idx = stratified_split(y, SPLIT_SEED, per_class=100 if quick else 300)
         if quick:
-            test_idx = test_idx[
-                torch.randperm(len(test_idx), generator=torch.Generator().manual_seed(SPLIT_SEED))[:2000]
-            ]
+            test_idx = test_idx[torch.randperm(len(test_idx), generator=stream(SPLIT_SEED, "quick-test"))[:2000]]
             test_idx = torch.sort(test_idx).values
     elif name in ("digits", "breast-cancer", "wine"):
         x, y = load_sklearn(name)

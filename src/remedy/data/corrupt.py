@@ -64,7 +64,7 @@ def flip_labels(x: Tensor, y: Tensor, matrix: Tensor, seed: int) -> Corruption:
     check(
         bool(torch.allclose(matrix.sum(1), torch.ones(k, dtype=matrix.dtype), atol=1e-6)), "matrix", "rows summing to 1"
     )
-    gen = torch.Generator().manual_seed(seed)
+    gen = stream(seed, "flip-labels")
     given = torch.multinomial(matrix[y].double(), 1, generator=gen).flatten()
     return Corruption(x, given, y, given != y)
 
@@ -73,7 +73,7 @@ def flip_uniform(x: Tensor, y: Tensor, rate: float, num_classes: int, seed: int)
     """Flip a ``rate`` fraction of labels (chosen at random) to a different class chosen uniformly."""
     check(0.0 <= rate <= 1.0, "--flip-rate", f"a fraction in [0, 1], got {rate}")
     check(num_classes >= 2, "num_classes", "at least 2 classes")
-    gen = stream(seed, "flip-uniform")  # not the permutation train_model(seed) holds out
+    gen = stream(seed, "flip-uniform")
     chosen = torch.randperm(len(y), generator=gen)[: round(rate * len(y))]
     offset = torch.randint(1, num_classes, (len(chosen),), generator=gen)
     given = y.clone()
@@ -93,7 +93,7 @@ def _noisy_subset(y: Tensor, classes: list[int], fraction: float, gen: torch.Gen
 def salt_and_pepper(x: Tensor, y: Tensor, classes: list[int], fraction: float, amount: float, seed: int) -> Corruption:
     """Set a random ``amount`` of the pixels of ``fraction`` of each chosen class's images to 0 or 1 (Tanno §4.1)."""
     check(0.0 < amount <= 1.0, "amount", f"a fraction in (0, 1], got {amount}")
-    gen = torch.Generator().manual_seed(seed)
+    gen = stream(seed, "salt-and-pepper")
     mask = _noisy_subset(y, classes, fraction, gen)
     noisy = x.clone()
     picked = noisy[mask]
@@ -106,7 +106,7 @@ def salt_and_pepper(x: Tensor, y: Tensor, classes: list[int], fraction: float, a
 def gaussian_noise(x: Tensor, y: Tensor, classes: list[int], fraction: float, std: float, seed: int) -> Corruption:
     """Add N(0, std²) noise to ``fraction`` of each chosen class's inputs."""
     check(std > 0.0, "std", f"a positive standard deviation, got {std}")
-    gen = torch.Generator().manual_seed(seed)
+    gen = stream(seed, "gaussian-noise")
     mask = _noisy_subset(y, classes, fraction, gen)
     noisy = x.clone()
     noisy[mask] = noisy[mask] + std * torch.randn(noisy[mask].shape, generator=gen)

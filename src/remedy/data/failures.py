@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from remedy.errors import RemedyError, check
+from remedy.seeds import stream
 from remedy.task import Examples, ExamplesLike, as_examples, check_eval_model
 
 
@@ -45,7 +46,7 @@ class Failures:
     def from_query(cls, query: ExamplesLike, seed: int = 0, val_fraction: float = 0.1) -> Failures:
         """Failures known only as a query set (no holdout or remaining set to evaluate on)."""
         q = as_examples(query, "query")
-        order = torch.randperm(len(q), generator=torch.Generator().manual_seed(seed))
+        order = torch.randperm(len(q), generator=stream(seed, "query-order"))
         empty = q[torch.zeros(0, dtype=torch.long)]
         none = torch.zeros(0, dtype=torch.long)
         return cls(q[order], empty, empty, order, none, none, val_fraction, seed)
@@ -71,7 +72,7 @@ def split_failures(
     failed = torch.nonzero(wrong).flatten()
     if len(failed) < 2:
         raise RemedyError(f"failures: expected at least 2 misclassified test examples, found {len(failed)}")
-    failed = failed[torch.randperm(len(failed), generator=torch.Generator().manual_seed(seed))]
+    failed = failed[torch.randperm(len(failed), generator=stream(seed, "failure-split"))]
     n_query = min(len(failed) - 1, max(1, round(query_fraction * len(failed))))
     q, h = failed[:n_query], failed[n_query:]
     rest = torch.nonzero(~wrong).flatten()

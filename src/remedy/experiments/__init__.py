@@ -5,17 +5,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from remedy.experiments import (  # noqa: F401  (registers them)
-    fidelity_logreg,
-    fidelity_mnist,
-    fidelity_sweep,
-    puma_calibration,
-    puma_mislabel,
-    puma_mnist_style,
-    puma_radial,
-)
 from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.io import write_json
+from remedy.registry import import_all
+
+import_all(__name__)
 
 
 def run_experiment(name: str, out: str | Path, seed: int = 0, quick: bool = False) -> tuple[Result, Path]:

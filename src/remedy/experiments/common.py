@@ -14,6 +14,7 @@ from remedy.models import train_model
 from remedy.models.train import TrainConfig
 from remedy.posterior import Posterior
 from remedy.puma import Patch
+from remedy.seeds import seeded
 from remedy.task import Examples, cross_entropy
 
 
@@ -28,8 +29,7 @@ def accuracy(model: nn.Module, data: Examples) -> float:
 
 def fit(make: Callable[[], nn.Module], data: Examples, config: TrainConfig, seed: int) -> nn.Module:
     """A model from ``make()``, initialised under ``seed``, trained on ``data`` with ``config``; in eval mode."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed, "init"):
         model = make()
     model, _ = train_model(model, data, config=config, seed=seed)
     return model.eval()

@@ -8,28 +8,28 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
+from remedy.curvature import InverseSettings
 from remedy.data import load_dataset
 from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.experiments.common import full_batch_posterior
-from remedy.fidelity import Estimator, Responses, lds, minimise, predicted_changes, summarise
+from remedy.fidelity import Responses, influence, lds, minimise, summarise
 from remedy.metrics import PerExampleLoss
 from remedy.models import LogisticRegression
 from remedy.report.plots import to_data_uri
-from remedy.seeds import stream
+from remedy.seeds import seeded, stream
 from remedy.task import Examples, cross_entropy
 
 WD, POINTS, MEASUREMENTS, SUBSETS = 0.1, 60, 5, 30
 ESTIMATORS = {
-    "exact": Estimator("hessian", "direct"),
-    "cg": Estimator("ggn", "cg", {"max_iter": 5}),
-    "lissa": Estimator("ggn", "lissa", {"depth": 50, "batch_size": 64}),
-    "ekfac": Estimator("ekfac"),
+    "exact": influence(InverseSettings("hessian", "direct", damping=0.0)),
+    "cg": influence(InverseSettings("ggn", "cg", damping=0.0, options={"max_iter": 5})),
+    "lissa": influence(InverseSettings("ggn", "lissa", damping=0.0, options={"depth": 50, "batch_size": 64})),
+    "ekfac": influence(InverseSettings("ekfac", "closed-form", damping=0.0)),
 }
 
 
 def logistic_regression(features: int, seed: int) -> nn.Module:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed, "init"):
         return LogisticRegression(features, 2).double()
 
 
@@ -46,7 +46,7 @@ def fidelity_logreg(seed: int, quick: bool) -> Result:
     points = torch.linspace(0, posterior.n - 1, 20 if quick else POINTS).long()
     truths = responses.table(points.tolist(), seeds=(seed,))
     everyone = torch.arange(posterior.n)
-    predicted = {name: predicted_changes(posterior, measured, everyone, e) for name, e in ESTIMATORS.items()}
+    predicted = {name: estimate(posterior, measured, everyone) for name, estimate in ESTIMATORS.items()}
     estimates = {name: p[points] for name, p in predicted.items()}
     kept = torch.rand(10 if quick else SUBSETS, posterior.n, generator=stream(seed, "lds-subsets")) < 0.5
     retrained = torch.stack([responses.loo_scratch(~mask, seeds=(seed,)) for mask in kept])

@@ -14,22 +14,23 @@ import matplotlib.pyplot as plt
 import torch
 from torch import Tensor, nn
 
+from remedy.curvature import InverseSettings
 from remedy.data import load_dataset
 from remedy.data.catalog import stratified_split
 from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.experiments.common import full_batch_posterior, predict
-from remedy.fidelity import Estimator, GradientDescent, Responses, predicted_changes, summarise
+from remedy.fidelity import Estimate, GradientDescent, Responses, ewc_changes, influence, summarise
 from remedy.metrics import PerExampleLoss
 from remedy.models import MLP
 from remedy.report.plots import to_data_uri
-from remedy.seeds import stream
+from remedy.seeds import seeded, stream
 from remedy.task import Examples
 
-ESTIMATORS = {
-    "cg": Estimator("ggn", "cg", {"max_iter": 20}),
-    "lissa": Estimator("ggn", "lissa", {"depth": 200, "batch_size": 128}),
-    "ekfac": Estimator("ekfac"),
-    "ewc-influence": Estimator("ewc"),
+ESTIMATORS: dict[str, Estimate] = {
+    "cg": influence(InverseSettings("ggn", "cg", damping=0.0, options={"max_iter": 20})),
+    "lissa": influence(InverseSettings("ggn", "lissa", damping=0.0, options={"depth": 200, "batch_size": 128})),
+    "ekfac": influence(InverseSettings("ekfac", "closed-form", damping=0.0)),
+    "ewc-influence": ewc_changes,
 }
 
 
@@ -51,8 +52,7 @@ class Setting:
 
 
 def mlp(width: int, seed: int) -> nn.Module:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed, "init"):
         return MLP(28 * 28, 10, (width,), activation=nn.GELU).double()
 
 
@@ -63,7 +63,7 @@ def mnist_subset(per_class: int) -> tuple[Examples, Examples]:
     return Examples(data.train.x[keep].double(), data.train.y[keep]), Examples(data.test.x.double(), data.test.y)
 
 
-def study(setting: Setting, seed: int, estimators: dict[str, Estimator]) -> tuple[dict[str, Any], dict[str, Tensor]]:
+def study(setting: Setting, seed: int, estimators: dict[str, Estimate]) -> tuple[dict[str, Any], dict[str, Tensor]]:
     """The summary of one setting (see :func:`remedy.fidelity.summarise`) and every array it came from."""
     train, test = mnist_subset(setting.per_class)
     trainer = GradientDescent(setting.steps)
@@ -81,7 +81,7 @@ def study(setting: Setting, seed: int, estimators: dict[str, Estimator]) -> tupl
         retrain=trainer,
     )
     arrays = responses.table(points.tolist(), seeds=tuple(range(seed, seed + setting.seeds)))
-    estimates = {name: predicted_changes(posterior, measured, points, e) for name, e in estimators.items()}
+    estimates = {name: estimate(posterior, measured, points) for name, estimate in estimators.items()}
     with torch.no_grad():
         objective = float(responses.objective(None)(responses.theta))
     summary = summarise(arrays, estimates, "cg") | {

@@ -28,7 +28,7 @@ def _mean(rows: list[dict[str, Any]], *path: str) -> float:
         for key in path:
             row = row[key]
         values.append(row)
-    return float(np.mean(values))
+    return float(np.nanmean(values))
 
 
 def _plot(grid: list[dict[str, Any]], widths: tuple[int, ...], steps: tuple[int, ...]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from remedy.curvature import InverseSettings
 from remedy.data.corrupt import flip_uniform
 from remedy.data.tabular import make_moons
 from remedy.evaluate import detection_curve
@@ -15,10 +16,11 @@ from remedy.models.train import TrainConfig
 from remedy.posterior import Posterior
 from remedy.puma import patch, valuation
 from remedy.report import plots
+from remedy.seeds import stream
 from remedy.task import Examples
 
 CONFIG = TrainConfig(lr=1e-2, max_epochs=300, patience=30)
-OPTIONS = {"curvature": "ggn", "solver": "direct", "damping": 0.1}
+INVERSE = InverseSettings("ggn", "direct", damping=0.1)
 TEMPERATURE = 0.3
 """Of the preserved soft error count: at τ = 1 (binary) it is 1 − p(y), which confidence alone moves."""
 
@@ -27,22 +29,22 @@ TEMPERATURE = 0.3
 def puma_calibration(seed: int, quick: bool) -> Result:
     n = 600 if quick else 1200
     x, y = make_moons(2 * n, 0.15, seed)
-    order = torch.randperm(2 * n, generator=torch.Generator().manual_seed(seed))
+    order = torch.randperm(2 * n, generator=stream(seed, "split"))
     train_idx, val_idx, test_idx = order[:n], order[n : n + n // 2], order[n + n // 2 :]
     noise = flip_uniform(x[train_idx], y[train_idx], 0.1, 2, seed)
     train = Examples(noise.x, noise.y)
     val, test = Examples(x[val_idx], y[val_idx]), Examples(x[test_idx], y[test_idx])
     model = fit(lambda: MLP(2, 2, hidden=(64, 64)), train, CONFIG, seed)
     posterior = Posterior(model, train)
-    harm = -valuation(posterior, ECE(val), **OPTIONS)[:, 0]  # larger = removing it lowers the validation ECE
+    harm = -valuation(posterior, ECE(val), INVERSE)[:, 0]  # larger = removing it lowers the validation ECE
     curve = detection_curve(harm, noise.mask)
     confidence = torch.softmax(model(train.x), -1).max(-1).values.detach()
     correct = (model(train.x).argmax(1) == train.y).detach()
     causes = torch.argsort(harm, descending=True)[: n // 10]
     guard, preserve = Error(val), Error(val, temperature=TEMPERATURE)
     cap = 100.0 / n
-    result = patch(posterior, causes, preserve, guard=guard, delta=0.01, max_step=cap, **OPTIONS)
-    naive = patch(posterior, causes, preserve, guard=guard, delta=0.01, max_step=cap, compensate=False, **OPTIONS)
+    result = patch(posterior, causes, preserve, guard=guard, delta=0.01, max_step=cap, inverse=INVERSE)
+    naive = patch(posterior, causes, preserve, guard=guard, delta=0.01, max_step=cap, compensate=False, inverse=INVERSE)
     test_ece, val_ece = ECE(test), ECE(val)
     ece_before, ece_after = float(test_ece.measure(model)), float(test_ece.measure(result.model))
     groups = {
@@ -75,7 +77,7 @@ def puma_calibration(seed: int, quick: bool) -> Result:
             "label_noise": 0.1,
             "max_step": cap,
             "guard": "validation error",
-            **OPTIONS,
+            "inverse": INVERSE.to_dict(),
         },
     }
     models = (("before", model), ("after PUMA", result.model), ("naive (λ = 0)", naive.model))

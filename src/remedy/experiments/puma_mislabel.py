@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from remedy import Posterior, identify, split_failures
+from remedy.curvature import InverseSettings
 from remedy.data import load_dataset
 from remedy.data.corrupt import flip_uniform
 from remedy.evaluate import detection_curve
@@ -19,7 +20,7 @@ from remedy.seeds import stream
 from remedy.task import Examples
 
 RATE = 0.1
-SECOND_ORDER = {"curvature": "ggn", "solver": "cg", "damping": 0.01, "max_iter": 10}
+INVERSE = InverseSettings("ggn", "cg", damping=0.01, options={"max_iter": 10})
 
 
 def _study(name: str, seed: int, quick: bool) -> tuple[dict[str, Any], str]:
@@ -34,8 +35,8 @@ def _study(name: str, seed: int, quick: bool) -> tuple[dict[str, Any], str]:
     failures = split_failures(model, data.test, seed=seed)
     val = data.test[torch.randperm(len(data.test), generator=stream(seed, "validation"))[: len(data.test) // 2]]
     scores = {
-        "puma (validation loss)": -valuation(posterior, Loss(val), **SECOND_ORDER)[:, 0],
-        "linear-influence (F_q)": identify(posterior, failures, "linear-influence", **SECOND_ORDER).values,
+        "puma (validation loss)": -valuation(posterior, Loss(val), INVERSE)[:, 0],
+        "linear-influence (F_q)": identify(posterior, failures, "linear-influence", inverse=INVERSE).values,
         "ewc-influence (F_q)": identify(posterior, failures, "ewc-influence", seed=seed).values,
         "self-loss": -posterior.log_likelihood(train),
         "random": torch.rand(len(train), generator=stream(seed, "random-order"), dtype=torch.float64),
@@ -61,7 +62,7 @@ def puma_mislabel(seed: int, quick: bool) -> Result:
     summary = {
         "detection": studies["mnist"][0]["detection"],
         "datasets": {name: numbers for name, (numbers, _) in studies.items()},
-        "settings": {"flip_rate": RATE, **SECOND_ORDER},
+        "settings": {"flip_rate": RATE, "inverse": INVERSE.to_dict()},
     }
     return Result(
         title="PUMA: finding mislabelled training data (10 % uniform label flips)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from sklearn.cluster import KMeans
 
+from remedy.curvature import InverseSettings
 from remedy.data import load_dataset
 from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.experiments.common import fit, patch_numbers, predict
@@ -14,10 +15,10 @@ from remedy.models.train import TrainConfig
 from remedy.posterior import Posterior
 from remedy.puma import patch
 from remedy.report import plots
-from remedy.seeds import stream
+from remedy.seeds import derive, stream
 
 DIGIT, STYLES, REFERENCE = 4, 3, 256
-OPTIONS = {"curvature": "ekfac", "solver": "closed-form", "damping": 0.01}
+INVERSE = InverseSettings("ekfac", "closed-form", damping=0.01)
 
 
 @EXPERIMENTS.register("puma-mnist-style")
@@ -27,7 +28,9 @@ def puma_mnist_style(seed: int, quick: bool) -> Result:
     config = TrainConfig(max_epochs=15) if quick else TrainConfig()
     model = fit(lambda: build_model("cnn", (1, 28, 28), 10, seed), train, config, seed)
     fours = torch.nonzero(train.y == DIGIT).flatten()
-    kmeans = KMeans(STYLES, n_init=10, random_state=seed).fit(train.x[fours].flatten(1).numpy())
+    kmeans = KMeans(STYLES, n_init=10, random_state=derive(seed, "styles") % 2**32).fit(
+        train.x[fours].flatten(1).numpy()
+    )
     clusters = torch.as_tensor(kmeans.labels_)
     style = int(torch.bincount(clusters, minlength=STYLES).argmin())  # the rarest style
     causes = fours[clusters == style]
@@ -42,8 +45,8 @@ def puma_mnist_style(seed: int, quick: bool) -> Result:
     posterior = Posterior(model, train)
     preserve, guard = PerExampleLoss(train[sample]), Error(train[kept])
     cap = 100.0 / len(train)
-    puma = patch(posterior, causes, preserve, guard=guard, delta=0.01, max_step=cap, **OPTIONS)
-    naive = patch(posterior, causes, preserve, guard=guard, delta=0.01, max_step=cap, compensate=False, **OPTIONS)
+    puma = patch(posterior, causes, preserve, guard=guard, delta=0.01, max_step=cap, inverse=INVERSE)
+    naive = patch(posterior, causes, preserve, guard=guard, delta=0.01, max_step=cap, compensate=False, inverse=INVERSE)
     retrained = fit(lambda: build_model("cnn", (1, 28, 28), 10, seed), train[kept], config, seed)
     before = predict(model, test)
 
@@ -72,7 +75,13 @@ def puma_mnist_style(seed: int, quick: bool) -> Result:
         "n_removed": len(causes),
         "n_style_test": int(in_style.sum()),
         "n_other_fours_test": int(other_fours.sum()),
-        "settings": {"styles": STYLES, "style": style, "reference": REFERENCE, "max_step": cap, **OPTIONS},
+        "settings": {
+            "styles": STYLES,
+            "style": style,
+            "reference": REFERENCE,
+            "max_step": cap,
+            "inverse": INVERSE.to_dict(),
+        },
     }
     shown = torch.nonzero(in_style).flatten()[:16]
     captions = [f"{int(before[i])}→{int(predict(puma.model, test[i : i + 1])[0])}" for i in shown]

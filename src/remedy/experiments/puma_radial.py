@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from remedy.curvature import InverseSettings
 from remedy.data.tabular import make_radial
 from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.experiments.common import accuracy, fit, patch_numbers, predict
@@ -13,10 +14,11 @@ from remedy.models.train import TrainConfig
 from remedy.posterior import Posterior
 from remedy.puma import patch
 from remedy.report import plots
+from remedy.seeds import stream
 from remedy.task import Examples
 
 CONFIG = TrainConfig(lr=1e-2, max_epochs=300, patience=30)
-OPTIONS = {"curvature": "ggn", "solver": "direct", "damping": 1e-3}
+INVERSE = InverseSettings("ggn", "direct", damping=1e-3)
 
 
 def _data(seed: int, n: int, cluster: int) -> tuple[Examples, torch.Tensor, Examples]:
@@ -24,10 +26,10 @@ def _data(seed: int, n: int, cluster: int) -> tuple[Examples, torch.Tensor, Exam
     outside the outer ring, at (1.3, 0); returns the training set, the cluster's indices and a test set
     without a cluster."""
     x, y = make_radial(n, 0.08, seed)
-    gen = torch.Generator().manual_seed(seed)
+    gen = stream(seed, "cluster")
     island = torch.randn(cluster, 2, generator=gen) * 0.05 + torch.tensor([1.3, 0.0])
     train = Examples(torch.cat([x, island]), torch.cat([y, torch.ones(cluster, dtype=torch.long)]))
-    test = Examples(*make_radial(1000, 0.08, seed + 1000))
+    test = Examples(*make_radial(1000, 0.08, seed, "radial-test"))
     return train, torch.arange(n, n + cluster), test
 
 
@@ -42,8 +44,8 @@ def puma_radial(seed: int, quick: bool) -> Result:
     posterior = Posterior(model, train)
     preserve, guard = PerExampleLoss(train[kept]), Error(train[kept])
     cap = 100.0 / len(train)
-    puma = patch(posterior, causes, preserve, guard=guard, delta=0.01, max_step=cap, **OPTIONS)
-    naive = patch(posterior, causes, preserve, guard=guard, delta=0.01, max_step=cap, compensate=False, **OPTIONS)
+    puma = patch(posterior, causes, preserve, guard=guard, delta=0.01, max_step=cap, inverse=INVERSE)
+    naive = patch(posterior, causes, preserve, guard=guard, delta=0.01, max_step=cap, compensate=False, inverse=INVERSE)
     removed, others = train[causes], train[kept]
     target = predict(retrained, removed)
 
@@ -68,7 +70,7 @@ def puma_radial(seed: int, quick: bool) -> Result:
         "n_removed": len(causes),
         "puma": patch_numbers(puma),
         "naive": patch_numbers(naive),
-        "settings": {"model": "mlp 2-32-32-2", "max_step": cap, **OPTIONS},
+        "settings": {"model": "mlp 2-32-32-2", "max_step": cap, "inverse": INVERSE.to_dict()},
     }
     figure = plots.decision_regions(
         {"original": model, "PUMA": puma.model, "naive (λ = 0)": naive.model, "retrained without ×": retrained},

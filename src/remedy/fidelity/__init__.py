@@ -2,20 +2,22 @@
 metrics and the five-term gap (Bae et al. 2022)."""
 
 from remedy.fidelity.agreement import GAP_TERMS, TRUTHS, correlations, detection_area, gap_terms, lds, summarise
-from remedy.fidelity.estimates import Estimator, predicted_changes
+from remedy.fidelity.estimates import Estimate, ewc_changes, influence, predicted_changes
 from remedy.fidelity.optimise import GradientDescent, Trainer, minimise, penalised_loss
 from remedy.fidelity.responses import Responses
 
 __all__ = [
     "GAP_TERMS",
     "TRUTHS",
-    "Estimator",
+    "Estimate",
     "GradientDescent",
     "Responses",
     "Trainer",
     "correlations",
     "detection_area",
+    "ewc_changes",
     "gap_terms",
+    "influence",
     "lds",
     "minimise",
     "penalised_loss",

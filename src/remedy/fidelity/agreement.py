@@ -25,15 +25,20 @@ GAP_TERMS = ("warm_start", "proximity", "non_convergence", "linearization", "sol
 def correlations(predicted: Tensor, actual: Tensor) -> dict[str, float]:
     """Pearson and Spearman between two ``[points, measurements]`` arrays of changes, flattened; and, for
     2-D arrays, ``pearson_within``: the mean over measurements of the Pearson across points (blind to an
-    offset or scale that one measurement's changes share)."""
+    offset or scale that one measurement's changes share). NaN where fewer than 3 points remain (e.g. after
+    diverged PBRF solves were dropped)."""
     check(predicted.shape == actual.shape, "predicted", f"the shape of actual {tuple(actual.shape)}")
     p, a = predicted.double().cpu().numpy(), actual.double().cpu().numpy()
+
+    def pearson(x: np.ndarray, y: np.ndarray) -> float:
+        return float(pearsonr(x, y).statistic) if len(x) >= 3 else float("nan")
+
     result = {
-        "pearson": float(pearsonr(p.ravel(), a.ravel()).statistic),
-        "spearman": float(spearmanr(p.ravel(), a.ravel()).statistic),
+        "pearson": pearson(p.ravel(), a.ravel()),
+        "spearman": float(spearmanr(p.ravel(), a.ravel()).statistic) if p.size >= 3 else float("nan"),
     }
     if p.ndim == 2:
-        result["pearson_within"] = float(np.mean([pearsonr(p[:, q], a[:, q]).statistic for q in range(p.shape[1])]))
+        result["pearson_within"] = float(np.mean([pearson(p[:, q], a[:, q]) for q in range(p.shape[1])]))
     return result
 
 

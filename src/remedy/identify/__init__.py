@@ -7,10 +7,12 @@ from typing import Any
 
 from remedy.data.failures import Failures
 from remedy.errors import check
-from remedy.identify import ewc_influence, finetune_influence, linear_influence, puma  # noqa: F401  (registers)
 from remedy.identify.registry import SCORERS
 from remedy.identify.scores import Scores
 from remedy.posterior import Posterior
+from remedy.registry import import_all
+
+import_all(__name__)
 
 
 def identify(posterior: Posterior, failures: Failures, method: str = "ewc-influence", **options: Any) -> Scores:
@@ -22,6 +24,7 @@ def identify(posterior: Posterior, failures: Failures, method: str = "ewc-influe
     check(isinstance(failures, Failures), "failures", "a remedy.Failures (from split_failures or Failures.from_query)")
     check(len(failures.query) > 0, "failures", "a non-empty query set F_q")
     scorer = SCORERS.get(method)
+    SCORERS.check_options(method, options)
     start = time.perf_counter()
     values = scorer(posterior, failures, **options)
     return Scores(values.detach().double().cpu(), method, time.perf_counter() - start, dict(options))

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from torch import Tensor
 
 from remedy.data.failures import Failures
-from remedy.posterior import Posterior, Update
+from remedy.posterior import Posterior
 from remedy.registry import Registry
+from remedy.update import Update
 
 Scorer = Callable[..., Tensor]
 
@@ -20,5 +21,5 @@ def posterior_edit_scores(posterior: Posterior, failures: Failures, update: Upda
 
     ``update`` inserts ``failures.query_fit`` and early-stops on ``failures.query_val``.
     """
-    theta_star = posterior.insert(failures.query_fit, update, failures.query_val)
+    theta_star = posterior.insert(failures.query_fit, update, failures.query_val).model
     return posterior.log_likelihood(posterior.train) - posterior.log_likelihood(posterior.train, theta_star)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import torch
 from torch import nn
 
 from remedy.errors import RemedyError
@@ -12,14 +11,14 @@ from remedy.models.cnn import TannoCNN
 from remedy.models.fit import FitLog, fit
 from remedy.models.mlp import MLP, LogisticRegression
 from remedy.models.train import TrainConfig, train_model
+from remedy.seeds import seeded
 
 ARCHITECTURES = ("cnn", "mlp", "logreg")
 
 
 def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, seed: int = 0) -> nn.Module:
     """A freshly initialised ``cnn`` (images ``[C, H, W]``), ``mlp`` or ``logreg``; the init is seeded."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed, "init"):
         if name == "cnn":
             if len(input_shape) != 3:
                 raise RemedyError(f"--model: cnn expects image inputs [C, H, W], got shape {input_shape}")

@@ -12,6 +12,29 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from remedy.seeds import stream
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimiser and early-stopping settings shared by training, fine-tuning and the EWC updates.
+
+    Attributes:
+        lr: Adam learning rate.
+        batch_size: mini-batch size.
+        max_epochs: upper bound on epochs.
+        patience: epochs without validation improvement before stopping.
+        val_fraction: fraction of the training set held out for early stopping when training from scratch.
+        check_every: measure the early-stopping criterion every this many steps (``None``: once per epoch).
+    """
+
+    lr: float = 1e-3
+    batch_size: int = 64
+    max_epochs: int = 100
+    patience: int = 5
+    val_fraction: float = 0.1
+    check_every: int | None = None
+
 
 @dataclass
 class FitLog:
@@ -37,24 +60,23 @@ def fit(
     n: int,
     objective: Callable[[Tensor], Tensor],
     criterion: Callable[[nn.Module], float],
+    config: TrainConfig | None = None,
     *,
-    lr: float = 1e-3,
-    batch_size: int = 64,
-    max_epochs: int = 100,
-    patience: int = 5,
     seed: int = 0,
-    check_every: int | None = None,
     desc: str = "fit",
 ) -> FitLog:
-    """Minimise ``objective(batch_indices)`` over shuffled mini-batches of ``range(n)`` with Adam, in place.
+    """Minimise ``objective(batch_indices)`` over shuffled mini-batches of ``range(n)`` with Adam, in place, with
+    ``config``'s learning rate, batch size, epoch bound and patience.
 
-    ``criterion(model)`` (lower is better) is measured after every epoch, or every ``check_every``
+    ``criterion(model)`` (lower is better) is measured after every epoch, or every ``config.check_every``
     optimiser steps when given (for updates that can run away within an epoch, such as gradient
     ascent); training stops after ``patience`` checks without improvement and the best weights
     (possibly the starting ones) are restored. ``max_epochs`` bounds the passes over the data either
     way. The model is left in eval mode.
     """
-    gen = torch.Generator().manual_seed(seed)
+    config = config or TrainConfig()
+    lr, batch_size, max_epochs, patience = config.lr, config.batch_size, config.max_epochs, config.patience
+    gen = stream(seed, "batch-order")
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     start = time.perf_counter()
     model.eval()
@@ -63,7 +85,7 @@ def fit(
     history = [best]
     train_seconds = 0.0
     steps_per_epoch = -(-n // batch_size)
-    check_every = check_every or steps_per_epoch
+    check_every = config.check_every or steps_per_epoch
     checks, step, stop = 0, 0, False
     bar = tqdm(total=max_epochs * steps_per_epoch, desc=desc, disable=None, leave=False)
     for _ in range(max_epochs):

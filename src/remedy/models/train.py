@@ -4,35 +4,14 @@ patience 5 on a 10 % validation split."""
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from remedy.errors import check
-from remedy.models.fit import FitLog, fit
+from remedy.models.fit import FitLog, TrainConfig, fit
+from remedy.seeds import stream
 from remedy.task import Examples, ExamplesLike, LossFn, as_examples, cross_entropy
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Optimiser and early-stopping settings shared by training, fine-tuning and the EWC updates.
-
-    Attributes:
-        lr: Adam learning rate.
-        batch_size: mini-batch size.
-        max_epochs: upper bound on epochs.
-        patience: epochs without validation improvement before stopping.
-        val_fraction: fraction of the training set held out for early stopping when training from scratch.
-        check_every: measure the early-stopping criterion every this many steps (``None``: once per epoch).
-    """
-
-    lr: float = 1e-3
-    batch_size: int = 64
-    max_epochs: int = 100
-    patience: int = 5
-    val_fraction: float = 0.1
-    check_every: int | None = None
 
 
 @torch.no_grad()
@@ -57,6 +36,13 @@ def error_rate(model: nn.Module, data: Examples, batch_size: int = 1024) -> floa
     return wrong / len(data)
 
 
+def validation_split(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The indices :func:`train_model` fits on and the ``fraction`` (at least one) it early-stops on."""
+    order = torch.randperm(n, generator=stream(seed, "validation-split"))
+    n_val = max(1, round(fraction * n))
+    return order[n_val:], order[:n_val]
+
+
 def train_model(
     model: nn.Module,
     train: ExamplesLike,
@@ -75,9 +61,8 @@ def train_model(
     check(len(train) >= 2, "train", f"at least 2 examples, got {len(train)}")
     model = copy.deepcopy(model)
     device = next(model.parameters()).device
-    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
-    n_val = max(1, round(config.val_fraction * len(train)))
-    fit_part, val_part = train[order[n_val:]].to(device), train[order[:n_val]].to(device)
+    fit_index, val_index = validation_split(len(train), config.val_fraction, seed)
+    fit_part, val_part = train[fit_index].to(device), train[val_index].to(device)
 
     def objective(batch: torch.Tensor) -> torch.Tensor:
         return loss(model(fit_part.x[batch]), fit_part.y[batch]).mean()
@@ -87,12 +72,8 @@ def train_model(
         len(fit_part),
         objective,
         lambda m: mean_loss(m, val_part, loss),
-        lr=config.lr,
-        batch_size=config.batch_size,
-        max_epochs=config.max_epochs,
-        patience=config.patience,
+        config,
         seed=seed,
-        check_every=config.check_every,
         desc=desc,
     )
     return model, log

@@ -8,17 +8,13 @@ largest of ``max_step · 2⁻ᵏ`` whose *measured* change of the guard metric i
 
 from __future__ import annotations
 
-import copy
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils import vector_to_parameters
 
-from remedy.curvature import weighted_gradient
-from remedy.curvature.solvers import ihvp
+from remedy.curvature import DEFAULT_INVERSE, InverseSettings, weighted_gradient
 from remedy.errors import check
 from remedy.metrics import Metric
 from remedy.posterior import Posterior
@@ -51,12 +47,6 @@ class Patch:
         return self.guard_after - self.guard_before
 
 
-def _model_at(posterior: Posterior, theta: Tensor) -> nn.Module:
-    model = copy.deepcopy(posterior.model)
-    vector_to_parameters(theta, [p for p in model.parameters() if p.requires_grad])
-    return model
-
-
 def patch(
     posterior: Posterior,
     causes: Tensor,
@@ -70,12 +60,7 @@ def patch(
     l1_ratio: float = 0.5,
     max_step: float | None = None,
     halvings: int = 16,
-    curvature: str = "ggn",
-    solver: str = "cg",
-    damping: float = 1e-3,
-    curvature_examples: int | None = None,
-    seed: int = 0,
-    **solver_options: Any,
+    inverse: InverseSettings = DEFAULT_INVERSE,
 ) -> Patch:
     """Patch θ̂ to remove ``causes`` while keeping ``preserve`` (``[m]`` criteria: per-example losses of a
     reference set, several metrics, ...) to first order and the *measured* mean of ``guard`` (default:
@@ -83,7 +68,8 @@ def patch(
 
     ``up``: the training indices allowed to compensate (default: all kept ones); ``compensate=False`` gives
     naive influence removal (λ = 0). ``max_step`` defaults to 1/N, the first-order size of removing the
-    causes from a mean-loss objective. Never modifies the posterior's model.
+    causes from a mean-loss objective. ``inverse``: the damped inverse H⁻¹ (curvature, solver, damping, examples).
+    Never modifies the posterior's model.
     """
     causes = posterior.causes(causes)
     check(delta >= 0, "delta", f"a non-negative bound on the guard metric's change, got {delta}")
@@ -92,16 +78,7 @@ def patch(
     kept[causes] = False
     up = torch.nonzero(kept).flatten() if up is None else posterior.causes(up, "up")
     up = up[kept[up]]
-    directions = metric_directions(
-        posterior,
-        preserve,
-        curvature=curvature,
-        solver=solver,
-        damping=damping,
-        curvature_examples=curvature_examples,
-        seed=seed,
-        **solver_options,
-    )
+    directions = metric_directions(posterior, preserve, inverse)
     psi = posterior.train_products(directions).double().cpu()  # [N, m]
     target = psi[causes].sum(0)
     weights = (
@@ -114,15 +91,14 @@ def patch(
     per_example[causes] = 1.0
     per_example[up] -= weights
     gradient = weighted_gradient(posterior.model, posterior.loss, posterior.train, per_example.to(posterior.device))
-    operator = posterior.curvature(curvature, curvature_examples, seed)
-    direction = ihvp(operator, gradient, damping, solver, **solver_options)
+    direction = posterior.inverse(inverse) @ gradient
     guard = guard or preserve
     theta = posterior.theta()
     before = float(guard.measure(posterior.model).double().mean())
     step = max_step if max_step is not None else 1.0 / posterior.n
     tried: list[tuple[float, float]] = []
     for _ in range(halvings + 1):
-        after = float(guard.measure(_model_at(posterior, theta + step * direction)).double().mean())
+        after = float(guard.measure(posterior.model_at(theta + step * direction)).double().mean())
         tried.append((step, after - before))
         if abs(after - before) <= delta:
             break
@@ -131,6 +107,6 @@ def patch(
         message = f"puma: no step within {halvings} halvings kept the guard within δ = {delta:g}; θ̂ kept"
         warnings.warn(message, stacklevel=2)
         step, after = 0.0, before
-    model = _model_at(posterior, theta + step * direction)
+    model = posterior.model_at(theta + step * direction)
     predicted = step * (directions.T.double().cpu() @ gradient.double().cpu())
     return Patch(model, step, up, weights, residual, before, after, delta, predicted, tried)

@@ -6,24 +6,29 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from remedy.data.failures import Failures
 from remedy.errors import check
 from remedy.posterior import Posterior
-from remedy.treat import ewc_deletion, finetune, newton, puma, retrain  # noqa: F401  (registers the treatments)
+from remedy.registry import import_all
+from remedy.task import ExamplesLike
 from remedy.treat.registry import TREATMENTS
+
+import_all(__name__)
 
 
 def repair(
-    posterior: Posterior, causes: Tensor, failures: Failures, method: str = "ewc-deletion", **options: Any
+    posterior: Posterior, causes: Tensor, method: str = "finetune", *, guard: ExamplesLike, **options: Any
 ) -> nn.Module:
     """Return a new model with the influence of training indices ``causes`` removed by the named treatment.
 
-    ``failures.query_val`` early-stops the treatments that fit from θ̂. Methods: ``TREATMENTS.names()``.
+    ``guard``: the data that early-stop or line-search the treatment (never data you evaluate on).
+    Methods: ``TREATMENTS.names()``; ``causes`` may be empty (the same treatment with nothing removed).
     """
     check(isinstance(posterior, Posterior), "posterior", "a remedy.Posterior")
-    check(isinstance(failures, Failures), "failures", "a remedy.Failures (from split_failures or Failures.from_query)")
     treatment = TREATMENTS.get(method)
-    return treatment(posterior, posterior.causes(causes), failures, **options)
+    TREATMENTS.check_options(method, options)
+    return treatment(
+        posterior, posterior.causes(causes, allow_empty=True), posterior.examples(guard, "guard"), **options
+    )
 
 
 __all__ = ["TREATMENTS", "repair"]

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 from torch import Tensor, nn
 
-from remedy.data.failures import Failures
 from remedy.errors import check
 from remedy.models.train import TrainConfig
 from remedy.posterior import Posterior
+from remedy.task import Examples
 from remedy.treat.registry import TREATMENTS
 from remedy.update import EWC
 
@@ -18,7 +18,7 @@ from remedy.update import EWC
 def ewc_deletion(
     posterior: Posterior,
     causes: Tensor,
-    failures: Failures,
+    guard: Examples,
     *,
     gamma: float = 0.03,
     prior_precision: float = 0.0,
@@ -34,14 +34,16 @@ def ewc_deletion(
     paper's sweep only has an effect in this reading (``benchmarks/ablations.py``: F_q loss 74.07 vs
     74.02 after five epochs for γ = 0.01 and 0.2).
 
-    Early-stopped on the loss of F_q's validation part (``stop_on="error"``: its error rate, as in
-    Tanno §4.2), checked after every step: ascent is unbounded, and at the training learning rate
+    Early-stopped on the ``guard``'s loss (``stop_on="error"``: its error rate, as in Tanno §4.2),
+    checked after every step: ascent is unbounded, and at the training learning rate
     Adam ruins the model within a few epochs (same script: F_q loss 1.6 → 4.5 after one, 76 after
     five). The default ``config`` is therefore the posterior's with a tenth of its learning rate,
     ``check_every=1`` and a patience of 20 steps.
     """
     check(gamma > 0, "gamma", f"a positive step scale, got {gamma}")
+    if len(causes) == 0:  # nothing to unlearn
+        return posterior.copy_model()
     if config is None:
         config = replace(posterior.config, lr=posterior.config.lr / 10, check_every=1, patience=20)
     update = EWC(2.0 / (gamma * posterior.n), prior_precision, config, seed, stop_on)
-    return posterior.delete(causes, update, failures.query_val)
+    return posterior.delete(causes, update, guard).model

@@ -1,5 +1,5 @@
-"""The treatment registry. A treatment maps ``(posterior, causes, failures, **options)`` to a new model;
-the posterior's model (and the caller's) is never modified."""
+"""The treatment registry. A treatment maps ``(posterior, causes, guard, **options)`` to a new model; ``guard`` is
+the data that early-stops or line-searches it. The posterior's model (and the caller's) is never modified."""
 
 from __future__ import annotations
 

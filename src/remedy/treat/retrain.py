@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from remedy.data.failures import Failures
 from remedy.models.train import TrainConfig, train_model
 from remedy.posterior import Posterior
+from remedy.task import Examples
 from remedy.treat.registry import TREATMENTS
 
 
 @TREATMENTS.register("retrain")
 def retrain(
-    posterior: Posterior, causes: Tensor, failures: Failures, *, config: TrainConfig | None = None, seed: int = 0
+    posterior: Posterior, causes: Tensor, guard: Examples, *, config: TrainConfig | None = None, seed: int = 0
 ) -> nn.Module:
-    """Train a freshly initialised model on D \\ C exactly as the original was trained (own 10 % validation
-    split for early stopping); ``failures`` is not used, so the reference never sees the test set."""
+    """Train a freshly initialised model on D \\ C exactly as the original was trained (its own
+    ``config.val_fraction`` of D \\ C held out for early stopping). ``guard`` is not used: the reference sees
+    nothing the original did not."""
     model, _ = train_model(
         posterior.fresh_model(seed), posterior.kept(causes), posterior.loss, config or posterior.config, seed, "retrain"
     )

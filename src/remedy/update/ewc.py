@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import torch
 from torch import Tensor, nn
 
 from remedy.models.train import TrainConfig
-from remedy.posterior import Posterior
 from remedy.task import Examples
+from remedy.update.base import Fitted, refit
+
+if TYPE_CHECKING:
+    from remedy.posterior import Posterior
+
+
+def laplace_penalty(posterior: Posterior, model: nn.Module, prior_precision: float = 0.0) -> Tensor:
+    """``N/2 (θ − θ̂)ᵀ diag(F̂) (θ − θ̂) + λ/2 ‖θ − θ̂‖²``: minus the Laplace log-posterior of D (Tanno eq. 23)."""
+    delta = torch.cat([p.reshape(-1) for p in model.parameters() if p.requires_grad]) - posterior.theta()
+    penalty = 0.5 * posterior.n * (posterior.fisher() * delta.square()).sum()
+    return penalty + 0.5 * prior_precision * delta.square().sum() if prior_precision else penalty
 
 
 @dataclass(frozen=True)
@@ -17,7 +29,7 @@ class EWC:
 
     insert: ``θ* = argmin_θ  mean_{z∈F} -log p(z | θ) + s · R(θ)``
     delete: ``θ** = argmin_θ  mean_{z∈C}  log p(z | θ) + s · R(θ)``
-    with the Laplace penalty ``R(θ) = N/2 (θ−θ̂)ᵀ diag(F̂)(θ−θ̂) + λ/2 ‖θ−θ̂‖²``.
+    with the Laplace penalty ``R(θ) = N/2 (θ−θ̂)ᵀ diag(F̂)(θ−θ̂) + λ/2 ‖θ−θ̂‖²`` (:func:`laplace_penalty`).
 
     ``s = 1/|F|`` is eq. 10 exactly (its sum over F divided by |F|); ``s = 2/(γN)`` is Tanno App. C's
     deletion weighting (eq. 15 with the penalty scaled by 2/(γN)).
@@ -36,18 +48,15 @@ class EWC:
     seed: int = 0
     stop_on: str = "loss"
 
-    def _fit(self, posterior: Posterior, data: Examples, stop: Examples, sign: float, desc: str) -> nn.Module:
-        size = len(data)
-
+    def _fit(self, posterior: Posterior, data: Examples, stop: Examples, sign: float, desc: str) -> Fitted:
         def objective(model: nn.Module, batch: Tensor) -> Tensor:
             nll = posterior.loss(model(data.x[batch]), data.y[batch]).mean()
-            penalty = posterior.laplace_penalty(model, self.prior_precision)
-            return sign * nll + self.penalty_scale * penalty
+            return sign * nll + self.penalty_scale * laplace_penalty(posterior, model, self.prior_precision)
 
-        return posterior.refit(objective, size, stop, self.config, self.seed, desc, self.stop_on)
+        return refit(posterior, objective, len(data), stop, self.config, self.seed, desc, self.stop_on)
 
-    def insert(self, posterior: Posterior, data: Examples, stop: Examples) -> nn.Module:
+    def insert(self, posterior: Posterior, data: Examples, stop: Examples) -> Fitted:
         return self._fit(posterior, data, stop, 1.0, "ewc insert")
 
-    def delete(self, posterior: Posterior, causes: Tensor, stop: Examples) -> nn.Module:
+    def delete(self, posterior: Posterior, causes: Tensor, stop: Examples) -> Fitted:
         return self._fit(posterior, posterior.train[causes.to(posterior.device)], stop, -1.0, "ewc delete")

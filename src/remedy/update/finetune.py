@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from torch import Tensor, nn
 
 from remedy.models.train import TrainConfig
-from remedy.posterior import Posterior
 from remedy.task import Examples
+from remedy.update.base import Fitted, refit
+
+if TYPE_CHECKING:
+    from remedy.posterior import Posterior
 
 
 @dataclass(frozen=True)
@@ -23,14 +27,14 @@ class FineTune:
     seed: int = 0
     stop_on: str = "loss"
 
-    def _fit(self, posterior: Posterior, data: Examples, stop: Examples, desc: str) -> nn.Module:
+    def _fit(self, posterior: Posterior, data: Examples, stop: Examples, desc: str) -> Fitted:
         def objective(model: nn.Module, batch: Tensor) -> Tensor:
             return posterior.loss(model(data.x[batch]), data.y[batch]).mean()
 
-        return posterior.refit(objective, len(data), stop, self.config, self.seed, desc, self.stop_on)
+        return refit(posterior, objective, len(data), stop, self.config, self.seed, desc, self.stop_on)
 
-    def insert(self, posterior: Posterior, data: Examples, stop: Examples) -> nn.Module:
+    def insert(self, posterior: Posterior, data: Examples, stop: Examples) -> Fitted:
         return self._fit(posterior, data, stop, "fine-tune insert")
 
-    def delete(self, posterior: Posterior, causes: Tensor, stop: Examples) -> nn.Module:
+    def delete(self, posterior: Posterior, causes: Tensor, stop: Examples) -> Fitted:
         return self._fit(posterior, posterior.kept(causes), stop, "fine-tune on D\\C")

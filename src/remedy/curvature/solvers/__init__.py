@@ -1,4 +1,4 @@
-"""Inverse-curvature-vector products ``(C + δI)⁻¹ v``, interchangeable by name."""
+"""Inverse-curvature-vector products ``(C + δI)⁻¹ v``: one :class:`DampedInverse` class per solver, by name."""
 
 from __future__ import annotations
 
@@ -7,22 +7,18 @@ from typing import Any
 from torch import Tensor
 
 from remedy.curvature.operator import Curvature
-from remedy.curvature.solvers import arnoldi, cg, direct, lissa  # noqa: F401  (registers the solvers)
+from remedy.curvature.solvers.base import DampedInverse
 from remedy.curvature.solvers.registry import SOLVERS
-from remedy.errors import check
+from remedy.registry import import_all
 
-
-@SOLVERS.register("closed-form")
-def closed_form(curvature: Curvature, v: Tensor, damping: float) -> Tensor:
-    """The back-end's own inverse (diagonal Fisher, KFAC, EK-FAC)."""
-    return curvature.solve(v, damping)
+import_all(__name__)
 
 
 def ihvp(curvature: Curvature, v: Tensor, damping: float, solver: str = "cg", **options: Any) -> Tensor:
-    """``(C + damping·I)⁻¹ v`` for ``v`` of shape ``[P]`` or ``[P, k]`` with the named solver."""
-    check(damping >= 0, "--damping", f"a non-negative damping, got {damping}")
-    check(v.shape[0] == curvature.n_params, "v", f"{curvature.n_params} rows, got {v.shape[0]}")
-    return SOLVERS.get(solver)(curvature, v, damping, **options)
+    """``(C + damping·I)⁻¹ v`` for ``v`` of shape ``[P]`` or ``[P, k]`` with a one-off solver of that name (a
+    :class:`~remedy.curvature.inverse.InverseSettings` through ``Posterior.inverse`` keeps its factorisation)."""
+    SOLVERS.check_options(solver, options)
+    return SOLVERS.get(solver)(curvature, damping, **options) @ v
 
 
-__all__ = ["SOLVERS", "ihvp"]
+__all__ = ["SOLVERS", "DampedInverse", "ihvp"]

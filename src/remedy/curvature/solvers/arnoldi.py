@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 
 from remedy.curvature.operator import Curvature
+from remedy.curvature.solvers.base import DampedInverse
 from remedy.curvature.solvers.registry import SOLVERS
 from remedy.errors import check
+from remedy.seeds import stream
 
 
-def top_eigenpairs(curvature: Curvature, rank: int, iterations: int, seed: int = 0) -> tuple[Tensor, Tensor]:
+def top_eigenpairs(
+    curvature: Curvature, rank: int, iterations: int, generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
     """``rank`` eigenpairs of largest magnitude, from ``iterations`` Arnoldi steps (full re-orthogonalisation).
 
     When the Krylov space becomes invariant (a repeated eigenvalue, e.g. the damping floor of a low-rank
@@ -18,12 +24,11 @@ def top_eigenpairs(curvature: Curvature, rank: int, iterations: int, seed: int =
     check(
         0 < rank <= iterations, "--solver arnoldi", f"0 < rank <= iterations, got rank {rank}, iterations {iterations}"
     )
-    gen = torch.Generator().manual_seed(seed)
     n = curvature.n_params
     iterations = min(iterations, n)
     basis = torch.zeros(n, iterations + 1, dtype=torch.float64, device=curvature.device)
     hessenberg = torch.zeros(iterations + 1, iterations, dtype=torch.float64)
-    start = torch.randn(n, generator=gen, dtype=torch.float64).to(curvature.device)
+    start = torch.randn(n, generator=generator, dtype=torch.float64).to(curvature.device)
     basis[:, 0] = start / start.norm()
     for k in range(iterations):
         w = curvature.matvec(basis[:, k].to(curvature.dtype)).double()
@@ -33,7 +38,8 @@ def top_eigenpairs(curvature: Curvature, rank: int, iterations: int, seed: int =
         if float(norm) > 1e-8 * max(scale, 1e-30):
             hessenberg[k + 1, k] = norm.cpu()
         else:  # invariant subspace found: continue from a new direction
-            w = orthogonalise(torch.randn(n, generator=gen, dtype=torch.float64).to(w.device), basis[:, : k + 1])
+            fresh = torch.randn(n, generator=generator, dtype=torch.float64).to(w.device)
+            w = orthogonalise(fresh, basis[:, : k + 1])
             norm = w.norm()
         basis[:, k + 1] = w / norm
     small = hessenberg[:iterations, :iterations]
@@ -53,16 +59,24 @@ def orthogonalise(w: Tensor, basis: Tensor, record: Tensor | None = None) -> Ten
 
 
 @SOLVERS.register("arnoldi")
-def arnoldi(
-    curvature: Curvature, v: Tensor, damping: float, rank: int = 20, iterations: int | None = None, seed: int = 0
-) -> Tensor:
-    """``U (Λ + δ)⁻¹ Uᵀ v`` on the top-``rank`` eigenspace U (the rest of ``v`` is dropped, as in Schioppa et al.).
+class Arnoldi(DampedInverse):
+    """``U (Λ + δ)⁻¹ Uᵀ v`` on the top-``rank`` eigenspace U from ``iterations`` (default 2 × rank) Arnoldi steps;
+    the rest of ``v`` is dropped, as in Schioppa et al. Exact when ``rank`` covers the spectrum; the eigenpairs
+    are computed on first use and kept."""
 
-    Exact when ``rank`` covers the spectrum; the eigenpairs are computed once per operator and reused."""
-    key = (rank, iterations or 2 * rank, seed)
-    cache = curvature.__dict__.setdefault("_arnoldi", {})
-    if key not in cache:
-        cache[key] = top_eigenpairs(curvature, rank, key[1], seed)
-    values, vectors = cache[key]
-    x = vectors @ ((vectors.T @ v.double().reshape(curvature.n_params, -1)) / (values + damping)[:, None])
-    return x.reshape(v.shape).to(v.dtype)
+    name = "arnoldi"
+
+    def __init__(
+        self, curvature: Curvature, damping: float, *, seed: int = 0, rank: int = 20, iterations: int | None = None
+    ) -> None:
+        super().__init__(curvature, damping, seed=seed)
+        self.rank, self.iterations = rank, iterations or 2 * rank
+
+    @functools.cached_property
+    def eigenpairs(self) -> tuple[Tensor, Tensor]:
+        return top_eigenpairs(self.curvature, self.rank, self.iterations, stream(self.seed, "arnoldi"))
+
+    def apply(self, v: Tensor) -> Tensor:
+        values, vectors = self.eigenpairs
+        x = vectors @ ((vectors.T @ v.double().reshape(self.curvature.n_params, -1)) / (values + self.damping)[:, None])
+        return x.reshape(v.shape).to(v.dtype)

@@ -2,32 +2,35 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 
-from remedy.curvature.operator import Curvature
+from remedy.curvature.solvers.base import DampedInverse
 from remedy.curvature.solvers.registry import SOLVERS
 from remedy.errors import check
 
 
-def eigendecomposition(curvature: Curvature) -> tuple[Tensor, Tensor]:
-    """Eigenvalues and eigenvectors of the dense curvature in float64, computed once per operator."""
-    cached = getattr(curvature, "_eigh", None)
-    if cached is None:
-        cached = torch.linalg.eigh(curvature.dense().double())
-        curvature._eigh = cached  # type: ignore[attr-defined]
-    return cached
-
-
 @SOLVERS.register("direct")
-def direct(curvature: Curvature, v: Tensor, damping: float) -> Tensor:
-    """``Q (Λ + δ)⁻¹ Qᵀ v`` from ``C = Q Λ Qᵀ``; exact up to float64 rounding. Rejects a singular ``C + δI``."""
-    values, vectors = eigendecomposition(curvature)
-    shifted = values + damping
-    check(
-        bool((shifted.abs() > 1e-12 * max(1.0, float(values.abs().max()))).all()),
-        "--damping",
-        "a damping that makes the curvature invertible",
-    )
-    x = vectors @ ((vectors.T @ v.double().reshape(len(values), -1)) / shifted[:, None])
-    return x.reshape(v.shape).to(v.dtype)
+class Direct(DampedInverse):
+    """``Q (Λ + δ)⁻¹ Qᵀ v`` from ``C = Q Λ Qᵀ`` in float64, decomposed once; exact up to rounding. Rejects a
+    singular ``C + δI``."""
+
+    name = "direct"
+
+    @functools.cached_property
+    def eigendecomposition(self) -> tuple[Tensor, Tensor]:
+        values, vectors = torch.linalg.eigh(self.curvature.dense().double())
+        shifted = values + self.damping
+        check(
+            bool((shifted.abs() > 1e-12 * max(1.0, float(values.abs().max()))).all()),
+            "--damping",
+            "a damping that makes the curvature invertible",
+        )
+        return shifted, vectors
+
+    def apply(self, v: Tensor) -> Tensor:
+        shifted, vectors = self.eigendecomposition
+        x = vectors @ ((vectors.T @ v.double().reshape(len(shifted), -1)) / shifted[:, None])
+        return x.reshape(v.shape).to(v.dtype)

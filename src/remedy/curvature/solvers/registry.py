@@ -1,14 +1,9 @@
-"""The iHVP solver registry: a solver maps ``(curvature, v [P] or [P, k], damping, **options)`` to
-``(C + damping·I)⁻¹ v``."""
+"""The iHVP solver registry: a solver is a :class:`~remedy.curvature.solvers.base.DampedInverse` class, built as
+``SOLVERS.get(name)(curvature, damping, seed=…, **options)``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from torch import Tensor
-
+from remedy.curvature.solvers.base import DampedInverse
 from remedy.registry import Registry
 
-Solver = Callable[..., Tensor]
-
-SOLVERS: Registry[Solver] = Registry("--solver")
+SOLVERS: Registry[type[DampedInverse]] = Registry("--solver")
