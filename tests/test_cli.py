@@ -17,24 +17,20 @@ from remedy.models import build_model
 def test_demo_writes_the_whole_evidence(tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
     assert main(["demo", "--dataset", "moons", "--quick", "--out", str(out), "--seed", "1"]) == 0
-    assert str((out / "report.html").resolve()) in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert str((out / "report.html").resolve()) in printed
     summary = json.loads((out / "summary.json").read_text())
-    for key in (
-        "dataset",
-        "n_train",
-        "n_corrupted",
-        "seed",
-        "train_epoch_seconds",
-        "identify",
-        "treatments",
-        "accuracy_before",
-        "detection",
-    ):
-        assert key in summary
-    assert set(summary["identify"]) >= {"method", "seconds", "n_causes"}
-    assert set(summary["treatments"]) == {"ewc-deletion", "finetune", "retrain"}
-    for treatment in summary["treatments"].values():
-        assert set(treatment["accuracy"]) == {"query", "holdout", "remaining"} and treatment["seconds"] > 0
+    accuracy = {"query", "holdout", "remaining", "net"}
+    assert set(summary["accuracy_before"]) == accuracy
+    assert set(summary["treatments"]) == {"finetune", "relabel", "ewc-deletion", "retrain"}
+    for row in [*summary["treatments"].values(), *summary["controls"].values()]:
+        assert set(row["accuracy"]) == accuracy and {"fixed", "broken", "net_change"} <= set(row)
+    assert all(t["seconds"] > 0 for t in summary["treatments"].values())
+    assert set(summary["controls"]) == {"no-removal", "random", "oracle", "cleanlab", "self-loss"}
+    assert "spread" in summary["controls"]["random"] and len(summary["controls"]["random"]["draws"]) == 3
+    assert summary["headline"] in printed and summary["count"]["chosen"] in [
+        row["count"] for row in summary["count"]["guard_curve"]
+    ]
     assert set(summary["detection"]) >= {"auc", "random_auc", "oracle_auc", "found_at_10pct"}
     scores = pd.read_csv(out / "scores.csv")
     assert list(scores.columns) == ["index", "given_label", "true_label", "corrupted", "score"]
@@ -46,7 +42,7 @@ def test_demo_writes_the_whole_evidence(tmp_path: Path, capsys) -> None:
         torch.equal(v, load_file(str(out / "original.safetensors"))[k]) for k, v in original.state_dict().items()
     )
     html = (out / "report.html").read_text()
-    assert "data:image/png;base64," in html and "<script" not in html
+    assert "data:image/png;base64," in html and "<script" not in html and summary["headline"] in html
     assert not list(out.glob(".*"))  # no temporary files left behind
 
 
@@ -70,11 +66,12 @@ def test_methods_by_name_and_bad_input_is_one_line(tmp_path: Path) -> None:
 
 def test_second_order_methods_by_name(tmp_path: Path) -> None:
     args = ["demo", "--dataset", "wine", "--quick", "--out", str(tmp_path), "--identify", "linear-influence"]
+    args += ["--curvature", "ggn", "--identify-option", "normalize=cosine", "--identify-option", "aggregate=class-max"]
     assert main([*args, "--solver", "arnoldi", "--treat", "newton", "--damping", "0.01"]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     expected = {"curvature": "ggn", "solver": "arnoldi", "damping": 0.01, "examples": None, "seed": 0, "options": {}}
-    assert summary["identify"]["options"] == {"inverse": expected}
-    assert summary["treatments"]["newton"]["options"]["inverse"]["solver"] == "arnoldi"
+    assert summary["identify"]["options"]["inverse"] == expected
+    assert summary["identify"]["options"]["normalize"] == "cosine"
     assert summary["settings"]["inverse"] == expected
 
 

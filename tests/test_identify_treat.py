@@ -7,6 +7,7 @@ import torch
 
 import remedy
 from remedy.evaluate import detection_curve
+from remedy.treat.relabel import corrected_labels
 from remedy.update import EWC, laplace_penalty
 
 
@@ -50,14 +51,14 @@ def test_a_stronger_penalty_keeps_the_update_closer(setup: dict) -> None:
     assert distance(100.0) < 0.5 * distance(1.0 / len(failures.query_fit))
 
 
-@pytest.mark.parametrize("method", ["ewc-deletion", "finetune", "retrain", "newton", "puma"])
+@pytest.mark.parametrize("method", ["ewc-deletion", "finetune", "retrain", "newton", "puma", "relabel"])
 def test_treatments_never_mutate_their_input(setup: dict, method: str) -> None:
     user_model = setup["model"]
     before_user = copy.deepcopy(user_model.state_dict())
     posterior = setup["posterior"]
     before_posterior = copy.deepcopy(posterior.model.state_dict())
     causes = torch.nonzero(setup["mask"]).flatten()
-    repaired = remedy.repair(posterior, causes, method, guard=setup["failures"].query_val)
+    repaired = remedy.repair(posterior, causes, method, guard=setup["failures"].guard, delta=1.0).model
     assert repaired is not user_model and repaired is not posterior.model
     for before, after in ((before_user, user_model.state_dict()), (before_posterior, posterior.model.state_dict())):
         assert all(torch.equal(before[k], after[k]) for k in before)
@@ -70,10 +71,24 @@ def test_treatments_never_mutate_their_input(setup: dict, method: str) -> None:
 def test_removing_the_planted_flips_repairs_failures(setup: dict) -> None:
     causes = torch.nonzero(setup["mask"]).flatten()
     for method in ("finetune", "retrain"):
-        accuracy = remedy.evaluate(
-            remedy.repair(setup["posterior"], causes, method, guard=setup["failures"].query_val), setup["failures"]
-        )
+        repaired = remedy.repair(setup["posterior"], causes, method, guard=setup["failures"].guard).model
+        accuracy = remedy.evaluate(repaired, setup["failures"])["accuracy"]
         assert accuracy["holdout"] > 0.3 and accuracy["remaining"] > 0.9
+
+
+def test_relabelling_corrects_planted_flips(setup: dict) -> None:
+    causes = torch.nonzero(setup["mask"]).flatten()
+    labels = corrected_labels(setup["posterior"], causes, "model", folds=3, seed=0)
+    assert torch.equal(labels, 1 - setup["posterior"].train.y[causes])  # two classes: the other one
+    repaired = remedy.repair(setup["posterior"], causes, "relabel", guard=setup["failures"].guard).model
+    assert remedy.evaluate(repaired, setup["failures"])["accuracy"]["holdout"] > 0.3
+
+
+def test_ewc_influence_per_mode_scores_every_mode(setup: dict) -> None:
+    failures = setup["failures"]
+    scores = remedy.identify(setup["posterior"], failures, "ewc-influence", per="mode", aggregate="class-max")
+    assert scores.values.shape == (len(setup["train"]),) and bool(torch.isfinite(scores.values).all())
+    assert detection_curve(scores.values, setup["mask"]).auc > 0.75
 
 
 def test_scores_round_trip(setup: dict, tmp_path) -> None:

@@ -48,7 +48,9 @@ def test_empty_failure_set(model: torch.nn.Module) -> None:
     empty = remedy.Examples(*nothing)
     none = torch.zeros(0, dtype=torch.long)
     with pytest.raises(RemedyError) as err:
-        remedy.identify(posterior, remedy.Failures(empty, empty, empty, none, none, none))
+        remedy.identify(
+            posterior, remedy.Failures(empty, empty, empty, empty, empty, none, none, none, none, none, none, none)
+        )
     assert one_line(err).startswith("failures: expected a non-empty query set")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -15,7 +16,10 @@ from remedy.errors import RemedyError
 from remedy.identify import SCORERS
 from remedy.metrics import METRICS
 from remedy.models import ARCHITECTURES
+from remedy.pipeline import DemoConfig
 from remedy.treat import TREATMENTS
+
+DEFAULTS = DemoConfig()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,22 +35,33 @@ def _parser() -> argparse.ArgumentParser:
     noise = demo.add_mutually_exclusive_group()
     noise.add_argument("--flip", help="class pairs flipped both ways with a probability, e.g. '1-7:0.3,4-9:0.3'")
     noise.add_argument("--flip-rate", type=float, help="flip this fraction of labels uniformly to another class")
-    demo.add_argument("--identify", default="ewc-influence", help=f"scorer: {', '.join(SCORERS.names())}")
+    demo.add_argument("--failures", help="only these failure modes, true->predicted, e.g. '4->9,7->1' (default: all)")
+    demo.add_argument("--identify", default=DEFAULTS.identify, help=f"scorer: {', '.join(SCORERS.names())}")
     demo.add_argument(
-        "--treat", action="append", help=f"treatment, repeatable: {', '.join(TREATMENTS.names())} (default: all)"
+        "--identify-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the scorer, repeatable, e.g. per=mode, normalize=cosine, aggregate=mean-rank",
     )
     demo.add_argument(
-        "--top-fraction", type=float, default=0.05, help="fraction of the training set removed as causes (default 0.05)"
+        "--treat",
+        action="append",
+        help=f"treatment, repeatable; the first gets the controls: {', '.join(TREATMENTS.names())} "
+        f"(default: {', '.join(DEFAULTS.treat)})",
     )
-    demo.add_argument("--curvature", default="ggn", help=f"for second-order methods: {', '.join(CURVATURES.names())}")
     demo.add_argument(
-        "--solver", default="cg", help=f"iHVP solver for second-order methods: {', '.join(SOLVERS.names())}"
+        "--top-fraction", type=float, help="treat this fraction of the training set (default: chosen on the guard)"
     )
+    demo.add_argument("--delta", type=float, default=DEFAULTS.delta, help="accuracy a treatment may cost its guard")
+    inverse = DEFAULTS.inverse
+    demo.add_argument("--curvature", default=inverse.curvature, help=f"second-order: {', '.join(CURVATURES.names())}")
+    demo.add_argument("--solver", default=inverse.solver, help=f"iHVP solver: {', '.join(SOLVERS.names())}")
     demo.add_argument(
         "--curvature-examples", type=int, help="estimate the curvature on this many training examples (default: all)"
     )
-    demo.add_argument("--metric", default="loss", help=f"for puma: {', '.join(METRICS.names())} (default loss)")
-    demo.add_argument("--damping", type=float, default=1e-3, help="added to the curvature's diagonal (default 1e-3)")
+    demo.add_argument("--metric", default=DEFAULTS.metric, help=f"for puma: {', '.join(METRICS.names())}")
+    demo.add_argument("--damping", type=float, default=inverse.damping, help="added to the curvature's diagonal")
     demo.add_argument("--model", choices=ARCHITECTURES, help="architecture (default: cnn for images, mlp otherwise)")
     demo.add_argument("--quick", action="store_true", help="fewer images and epochs: finishes in about a minute")
     demo.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -93,13 +108,43 @@ def _experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _options(pairs: list[str]) -> dict[str, object]:
+    """``["per=mode", "lam=0.01"]`` → ``{"per": "mode", "lam": 0.01}`` (values read as JSON when they parse)."""
+    options: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise RemedyError(f"--identify-option: expected KEY=VALUE, got {pair!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+def _print_scoreboard(s: dict) -> None:
+    ident = s["identify"]
+    epoch = s["train_epoch_seconds"]
+    print(f"{s['dataset']}: {s['n_train']} training examples, {s['n_corrupted']} corrupted; one epoch {epoch:.2f} s")
+    area = s["detection"]["auc"]
+    print(f"{ident['method']}: {ident['seconds']:.1f} s ({ident['epochs']:.1f} epochs); detection area {area:.3f}")
+    chosen, share, net = s["count"]["chosen"], ident["causes_corrupted"], s["accuracy_before"]["net"]
+    print(f"treated the top {chosen} ({share:.0%} corrupted); held-out accuracy before {net:.4f}")
+    print(f"{'':22}{'fixed':>7}{'broken':>8}{'net change (points)':>22}")
+    rows = {**s["treatments"], **{f"control: {k}": v for k, v in s["controls"].items()}}
+    for name, row in rows.items():
+        spread = f" ± {100 * row['spread']:.2f}" if "spread" in row else ""
+        print(f"{name:22}{row['fixed']:>7.0f}{row['broken']:>8.0f}{100 * row['net_change']:>+15.2f}{spread}")
+    print(s["headline"])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.command == "experiment":
         return _experiment(args)
-    from remedy.pipeline import DemoConfig, run_demo
+    from remedy.pipeline import run_demo
     from remedy.report.html import write_report
 
     try:
@@ -109,9 +154,14 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             flip=args.flip,
             flip_rate=args.flip_rate,
+            failures=args.failures,
             identify=args.identify,
-            treat=tuple(args.treat) if args.treat else DemoConfig.treat,
+            identify_options=_options(args.identify_option)
+            if args.identify_option or args.identify != DEFAULTS.identify
+            else DEFAULTS.identify_options,
+            treat=tuple(args.treat) if args.treat else DEFAULTS.treat,
             top_fraction=args.top_fraction,
+            delta=args.delta,
             model=args.model,
             quick=args.quick,
             inverse=inverse,
@@ -122,21 +172,6 @@ def main(argv: list[str] | None = None) -> int:
     except RemedyError as err:
         print(f"remedy: error: {err}", file=sys.stderr)
         return 2
-    s = run.summary
-    d, ident = s["detection"], s["identify"]
-    print(f"{s['dataset']}: {s['n_train']} training examples, {s['n_corrupted']} corrupted")
-    print(f"one training epoch: {s['train_epoch_seconds']:.2f} s; {ident['method']}: {ident['seconds']:.1f} s")
-    print(f"detection area {d['auc']:.3f} (random {d['random_auc']:.3f}, oracle {d['oracle_auc']:.3f})")
-    print(f"corrupted found after inspecting 10 %: {d['found_at_10pct']:.1%}; top {ident['n_causes']} removed")
-    print(f"{'':16}{'query':>8}{'holdout':>9}{'remaining':>11}")
-    rows = {"before": s["accuracy_before"], **{k: v["accuracy"] for k, v in s["treatments"].items()}, **s["references"]}
-    for name, acc in rows.items():
-        print(
-            f"{name:16}"
-            + "".join(
-                f"{acc[p]:>{w}.3f}" if acc[p] is not None else f"{'—':>{w}}"
-                for p, w in (("query", 8), ("holdout", 9), ("remaining", 11))
-            )
-        )
+    _print_scoreboard(run.summary)
     print(f"report: {report.resolve()}")
     return 0

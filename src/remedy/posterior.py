@@ -9,9 +9,9 @@ the likelihood, and the curvature ``F̂`` (computed once, then cached).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -27,8 +27,8 @@ from remedy.curvature import (
     build_curvature,
     chunk_size,
     diagonal_fisher,
-    directional_derivatives,
     flatten,
+    gradient_products,
     per_example_grads,
     trainable,
     weighted_gradient,
@@ -41,9 +41,6 @@ from remedy.task import Examples, ExamplesLike, LossFn, as_examples, check_eval_
 
 if TYPE_CHECKING:
     from remedy.update import Fitted, Update
-
-JVP_DIRECTIONS = 4
-"""Up to this many directions, :meth:`Posterior.train_products` uses ``jvp``, not per-example gradients."""
 
 
 class Posterior:
@@ -67,6 +64,8 @@ class Posterior:
         cache_dir: a folder where the diagonal Fisher and (up to ``cache_bytes``) the per-example
             training gradients are saved and reused while the model, data and loss fingerprints match.
         cache_bytes: the largest gradient matrix ``[N, P]`` kept on disk and in memory.
+        checkpoints: state dicts of the model along the training run that produced θ̂, oldest first (what
+            ``train_model`` keeps in ``FitLog.checkpoints``): the trajectory TracIn sums over.
     """
 
     def __init__(
@@ -81,6 +80,7 @@ class Posterior:
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         cache_dir: str | Path | None = None,
         cache_bytes: int = 2**30,
+        checkpoints: Sequence[Mapping[str, Tensor]] = (),
     ) -> None:
         check_eval_model(model)
         self.model = copy.deepcopy(model)
@@ -107,6 +107,8 @@ class Posterior:
         self._inverses: dict[str, DampedInverse] = {}
         self._fisher: Tensor | None = None
         self._grads: Tensor | None = None
+        self._memo: dict[Hashable, Any] = {}
+        self.checkpoints = [dict(state) for state in checkpoints]
         self.cache = Cache(cache_dir) if cache_dir is not None else None
         self.cache_bytes = cache_bytes
         if self.cache is not None:
@@ -153,6 +155,12 @@ class Posterior:
             vector_to_parameters(theta.to(self._theta), [p for p in model.parameters() if p.requires_grad])
         return model
 
+    def model_from(self, state: Mapping[str, Tensor]) -> nn.Module:
+        """A copy of the model with the state dict ``state`` (a checkpoint) loaded, in eval mode."""
+        model = copy.deepcopy(self.model)
+        model.load_state_dict({key: value.to(self.device) for key, value in state.items()})
+        return model.eval()
+
     def fresh_model(self, seed: int) -> nn.Module:
         """A newly initialised model of the same architecture, for retraining from scratch."""
         if self._init is not None:
@@ -181,6 +189,13 @@ class Posterior:
         self._fisher = diagonal.to(self._theta)
         self._curvatures.pop("fisher-diag", None)
         self._inverses = {k: v for k, v in self._inverses.items() if '"fisher-diag"' not in k}
+
+    def memo(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per ``key`` for the life of this posterior: results that several methods share
+        (out-of-sample probabilities, a refit last layer) are computed once per run."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def _cached(self, kind: str, compute: Callable[[], Tensor]) -> Tensor:
         if self.cache is None:
@@ -238,12 +253,12 @@ class Posterior:
     def train_products(self, directions: Tensor) -> Tensor:
         """``[N, k]`` products ``∇ loss(z_i, θ̂)ᵀ directions[:, j]`` for every training example.
 
-        From the (disk-)cached gradient matrix when the posterior keeps one or ``k`` is large, else by
-        forward-mode differentiation, which never forms the ``[N, P]`` gradients."""
+        From the (disk-)cached gradient matrix when the posterior keeps one, else by
+        :func:`~remedy.curvature.grads.gradient_products` (forward mode for a few directions)."""
         directions = directions.reshape(self._theta.numel(), -1)
-        if self._keeps_grads() or directions.shape[1] > JVP_DIRECTIONS:
+        if self._keeps_grads():
             return torch.cat([g @ directions for _, g in self.train_grads()])
-        return directional_derivatives(self.model, self.loss, self.train, directions)
+        return gradient_products(self.model, self.loss, self.train, directions, self.chunk_bytes)
 
     def theta(self) -> Tensor:
         """θ̂ as a flat vector (a copy)."""

@@ -29,14 +29,18 @@ class Registry(Generic[F]):
         self.kind = kind
         self._items: dict[str, F] = {}
         self._options: dict[str, frozenset[str]] = {}
+        self._traits: dict[str, dict[str, Any]] = {}
 
-    def register(self, name: str) -> Callable[[F], F]:
+    def register(self, name: str, **traits: Any) -> Callable[[F], F]:
+        """Register a method under ``name``, with ``traits`` that callers may ask about (:meth:`trait`)."""
+
         def add(fn: F) -> F:
             if name in self._items:
                 raise RemedyError(f"{self.kind} {name!r}: already registered")
             self._items[name] = fn
             parameters = inspect.signature(fn).parameters.values()
             self._options[name] = frozenset(p.name for p in parameters if p.kind is p.KEYWORD_ONLY)
+            self._traits[name] = traits
             return fn
 
         return add
@@ -48,6 +52,11 @@ class Registry(Generic[F]):
 
     def names(self) -> list[str]:
         return sorted(self._items)
+
+    def trait(self, name: str, key: str, default: Any = None) -> Any:
+        """A trait the named method was registered with, or ``default``."""
+        self.get(name)
+        return self._traits[name].get(key, default)
 
     def options(self, name: str) -> frozenset[str]:
         """The keyword-only options the named method takes."""

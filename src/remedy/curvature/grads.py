@@ -92,6 +92,32 @@ def directional_derivatives(
     return torch.cat(out).detach()
 
 
+JVP_DIRECTIONS = 4
+"""Up to this many directions, :func:`gradient_products` uses forward mode (``jvp``), not per-example gradients."""
+
+
+def gradient_products(
+    model: nn.Module,
+    loss: LossFn,
+    data: Examples,
+    directions: Tensor,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    unit: bool = False,
+) -> Tensor:
+    """``[N, k]`` products ``∇ loss(z_i)ᵀ directions[:, j]`` (with ``unit``, of the unit gradients ``g_i / ‖g_i‖``).
+
+    For a few directions and no normalisation, forward mode (:func:`directional_derivatives`), which never forms
+    a gradient; otherwise per-example gradients in chunks of ``chunk_bytes``."""
+    if not unit and directions.shape[1] <= JVP_DIRECTIONS:
+        return directional_derivatives(model, loss, data, directions)
+    parts = []
+    for _, g in per_example_grads(model, loss, data, chunk_bytes):
+        if unit:
+            g = g / g.norm(dim=1, keepdim=True).clamp_min(1e-30)
+        parts.append(g @ directions.to(g.dtype))
+    return torch.cat(parts)
+
+
 def weighted_gradient(
     model: nn.Module, loss: LossFn, data: Examples, weights: Tensor, batch_size: int = 1024
 ) -> Tensor:

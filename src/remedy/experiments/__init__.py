@@ -18,7 +18,7 @@ def run_experiment(name: str, out: str | Path, seed: int = 0, quick: bool = Fals
 
     experiment = EXPERIMENTS.get(name)
     start = time.perf_counter()
-    result = experiment(seed, quick)
+    result = experiment(seed, quick, **EXPERIMENTS.accepted(name, {"work": Path(out) / "work"}))
     result.summary["seconds"] = time.perf_counter() - start
     result.summary.setdefault("settings", {}).update(seed=seed, quick=quick, experiment=name)
     Path(out).mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,8 @@ class Result:
     findings: list[str] = field(default_factory=list)
 
 
-Experiment = Callable[[int, bool], Result]
-"""``experiment(seed, quick) -> Result``."""
+Experiment = Callable[..., Result]
+"""``experiment(seed, quick) -> Result``; a long one may also take ``*, work: Path``, a folder of the run's own where
+it keeps finished parts, so that running it again resumes instead of starting over."""
 
 EXPERIMENTS: Registry[Experiment] = Registry("experiment")

@@ -19,4 +19,4 @@ def finetune_influence(
     penalty, early-stopped on F_q's validation part. Larger = more harmful. EWC-influence with the
     Laplace penalty removed: the ablation that shows what the penalty buys.
     """
-    return posterior_edit_scores(posterior, failures, FineTune(config, seed))
+    return posterior_edit_scores(posterior, failures.query_fit, failures.query_val, FineTune(config, seed))

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from torch import Tensor
 
-from remedy.data.failures import Failures
 from remedy.posterior import Posterior
 from remedy.registry import Registry
+from remedy.task import Examples
 from remedy.update import Update
 
 Scorer = Callable[..., Tensor]
@@ -16,10 +16,8 @@ Scorer = Callable[..., Tensor]
 SCORERS: Registry[Scorer] = Registry("--identify")
 
 
-def posterior_edit_scores(posterior: Posterior, failures: Failures, update: Update) -> Tensor:
-    """Tanno eq. 7 with point estimates: ``r(z) = log p(z | θ̂) − log p(z | θ*)``, θ* = θ̂ with F_q inserted.
-
-    ``update`` inserts ``failures.query_fit`` and early-stops on ``failures.query_val``.
-    """
-    theta_star = posterior.insert(failures.query_fit, update, failures.query_val).model
+def posterior_edit_scores(posterior: Posterior, data: Examples, stop: Examples, update: Update) -> Tensor:
+    """Tanno eq. 7 with point estimates: ``r(z) = log p(z | θ̂) − log p(z | θ*)`` for every training example, θ* =
+    θ̂ with ``data`` inserted by ``update``, early-stopped on ``stop``."""
+    theta_star = posterior.insert(data, update, stop).model
     return posterior.log_likelihood(posterior.train) - posterior.log_likelihood(posterior.train, theta_star)

@@ -26,6 +26,8 @@ class TrainConfig:
         patience: epochs without validation improvement before stopping.
         val_fraction: fraction of the training set held out for early stopping when training from scratch.
         check_every: measure the early-stopping criterion every this many steps (``None``: once per epoch).
+        checkpoints: keep up to this many evenly spaced states of the trajectory that led to the kept weights
+            (for TracIn; 0 keeps none).
     """
 
     lr: float = 1e-3
@@ -34,6 +36,7 @@ class TrainConfig:
     patience: int = 5
     val_fraction: float = 0.1
     check_every: int | None = None
+    checkpoints: int = 5
 
 
 @dataclass
@@ -46,6 +49,8 @@ class FitLog:
         seconds: total wall time, checks included.
         epoch_seconds: wall time of one pass of optimiser steps, checks excluded.
         history: the criterion at every check (entry 0: before any step).
+        checkpoints: CPU state dicts at up to ``config.checkpoints`` evenly spaced checks after the first step, the
+            last being the kept weights (the trajectory TracIn sums over).
     """
 
     epochs: float
@@ -53,6 +58,19 @@ class FitLog:
     seconds: float
     epoch_seconds: float
     history: list[float] = field(default_factory=list)
+    checkpoints: list[dict[str, Tensor]] = field(default_factory=list)
+
+
+def _cpu_state(model: nn.Module) -> dict[str, Tensor]:
+    return {key: value.detach().to("cpu", copy=True) for key, value in model.state_dict().items()}
+
+
+def _evenly(items: list, count: int) -> list:
+    """At most ``count`` of ``items``, evenly spaced, the last one always included."""
+    if len(items) <= count:
+        return items
+    picks = torch.linspace(len(items) - 1, 0, count).round().long().flip(0).tolist()
+    return [items[i] for i in picks]
 
 
 def fit(
@@ -87,6 +105,8 @@ def fit(
     steps_per_epoch = -(-n // batch_size)
     check_every = config.check_every or steps_per_epoch
     checks, step, stop = 0, 0, False
+    trail: list[tuple[int, dict[str, Tensor]]] = []  # (check, state) every `stride` checks, thinned as it grows
+    stride = 1
     bar = tqdm(total=max_epochs * steps_per_epoch, desc=desc, disable=None, leave=False)
     for _ in range(max_epochs):
         for batch in torch.randperm(n, generator=gen).split(batch_size):
@@ -107,6 +127,11 @@ def fit(
             if value < best:
                 best, best_check = value, checks
                 best_state = copy.deepcopy(model.state_dict())
+            if config.checkpoints and checks % stride == 0:
+                trail.append((checks, _cpu_state(model)))
+                if len(trail) >= 2 * config.checkpoints:
+                    stride *= 2
+                    trail = [(c, state) for c, state in trail if c % stride == 0]
             bar.set_postfix(val=f"{value:.4f}", best=best_check)
             if checks - best_check >= patience:
                 stop = True
@@ -117,4 +142,7 @@ def fit(
     model.load_state_dict(best_state)
     model.eval()
     epochs = step / steps_per_epoch
-    return FitLog(epochs, best_check, time.perf_counter() - start, train_seconds / max(epochs, 1e-9), history)
+    kept = [state for c, state in trail if c < best_check] + [_cpu_state(model)] if best_check else []
+    checkpoints = _evenly(kept, config.checkpoints) if config.checkpoints else []
+    seconds = time.perf_counter() - start
+    return FitLog(epochs, best_check, seconds, train_seconds / max(epochs, 1e-9), history, checkpoints)

@@ -15,25 +15,18 @@ from remedy.task import Examples, ExamplesLike, LossFn, as_examples, cross_entro
 
 
 @torch.no_grad()
-def mean_loss(model: nn.Module, data: Examples, loss: LossFn = cross_entropy, batch_size: int = 1024) -> float:
-    """Mean per-example loss of ``model`` on ``data``."""
+def loss_and_error(
+    model: nn.Module, data: Examples, loss: LossFn = cross_entropy, batch_size: int = 1024
+) -> tuple[float, float]:
+    """Mean per-example loss of ``model`` on ``data`` and the fraction it misclassifies, in one pass."""
     device = next(model.parameters()).device
-    total = 0.0
+    total, wrong = 0.0, 0
     for i in range(0, len(data), batch_size):
-        chunk = data[i : i + batch_size]
-        total += float(loss(model(chunk.x.to(device)), chunk.y.to(device)).sum())
-    return total / len(data)
-
-
-@torch.no_grad()
-def error_rate(model: nn.Module, data: Examples, batch_size: int = 1024) -> float:
-    """Fraction of ``data`` that ``model`` misclassifies."""
-    device = next(model.parameters()).device
-    wrong = 0
-    for i in range(0, len(data), batch_size):
-        chunk = data[i : i + batch_size]
-        wrong += int((model(chunk.x.to(device)).argmax(-1) != chunk.y.to(device)).sum())
-    return wrong / len(data)
+        chunk = data[i : i + batch_size].to(device)
+        logits = model(chunk.x)
+        total += float(loss(logits, chunk.y).sum())
+        wrong += int((logits.argmax(-1) != chunk.y).sum())
+    return total / len(data), wrong / len(data)
 
 
 def validation_split(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,7 +64,7 @@ def train_model(
         model,
         len(fit_part),
         objective,
-        lambda m: mean_loss(m, val_part, loss),
+        lambda m: loss_and_error(m, val_part, loss)[0],
         config,
         seed=seed,
         desc=desc,

@@ -1,4 +1,4 @@
-"""The demo's HTML report: one self-contained, escaped page."""
+"""The demo's HTML report: one self-contained, escaped page whose headline is the net held-out change."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def _points(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:+.2f}"
+
+
 def _secs(value: float) -> str:
     return f"{value:.1f} s"
 
@@ -29,16 +33,17 @@ def write_report(run: DemoRun, out: str | Path) -> Path:
     s = run.summary
     scores, corruption = run.scores, run.corruption
     ranking = scores.ranking()
-    figures = {
-        "detection": plots.detection_plot(run.curve_points, scores.method),
-        "accuracy": plots.accuracy_plot(
-            {
-                "before": s["accuracy_before"],
-                **{k: v["accuracy"] for k, v in s["treatments"].items()},
-                **s["references"],
-            }
-        ),
-        "removal": plots.removal_plot(s["removal_curve"]),
+    main_name = next(iter(s["treatments"]))
+    rows = {name: t["net_change"] for name, t in s["treatments"].items()}
+    rows |= {f"control: {name}": c["net_change"] for name, c in s["controls"].items()}
+    spreads = {f"control: {name}": c["spread"] for name, c in s["controls"].items() if "spread" in c}
+    curves = {scores.method: run.curve_points["found"]}
+    curves |= {name: plots.found_curve(p.values, corruption.mask) for name, p in run.peers.items()}
+    figures: dict = {
+        "detection": plots.detection_plot(run.curve_points["inspected"], curves, run.curve_points["oracle"]),
+        "scoreboard": plots.net_change_plot(rows, spreads),
+        "count": plots.count_plot(s["count"]["net_curve"], s["count"]["chosen"]),
+        "modes": {},
     }
 
     def caption(i: int) -> str:
@@ -46,8 +51,11 @@ def write_report(run: DemoRun, out: str | Path) -> Path:
 
     x = run.data.train.x
     if x.ndim == 4:
-        for key, idx in (("top", ranking[:16]), ("bottom", ranking.flip(0)[:16])):
-            figures[key] = plots.image_grid(x[idx], [caption(int(i)) for i in idx])
+        figures["top"] = plots.image_grid(x[ranking[:16]], [caption(int(i)) for i in ranking[:16]])
+        for mode, idx in run.mode_causes.items():
+            figures["modes"][mode] = plots.image_grid(
+                x[idx], [f"g{int(corruption.y[i])} t{int(corruption.true_y[i])}" for i in idx]
+            )
     elif x.shape[1] == 2:
         figures["scatter"] = plots.scatter_plot(x, scores.values, corruption.mask)
     top_rows = [
@@ -65,13 +73,16 @@ def write_report(run: DemoRun, out: str | Path) -> Path:
         .get_template("report.html.j2")
         .render(
             s=s,
+            main=s["treatments"][main_name],
+            main_name=main_name,
             plots=figures,
-            confusions=list(s["failure_confusions"].items())[:10],
+            modes=list(s["failure_modes"].items())[:10],
             top_rows=top_rows,
             settings=json.dumps(s["settings"], indent=2),
             version=__version__,
             pct=_pct,
             num=_num,
+            points=_points,
             secs=_secs,
         )
     )

@@ -22,42 +22,50 @@ def to_data_uri(fig: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def detection_plot(points: dict[str, list[float]], method: str) -> str:
+def found_curve(scores: Tensor, corrupted: Tensor) -> list[float]:
+    """The fraction of ``corrupted`` found as the training set is inspected by decreasing score."""
+    order = torch.argsort(scores.cpu(), descending=True, stable=True)
+    return (torch.cumsum(corrupted.cpu()[order].double(), 0) / corrupted.sum()).tolist()
+
+
+def detection_plot(inspected: list[float], curves: dict[str, list[float]], oracle: list[float]) -> str:
+    """Fraction of the corrupted examples found against the fraction inspected, one line per ranking."""
     fig, ax = plt.subplots(figsize=(4.8, 3.6))
-    x = points["inspected"]
-    ax.plot(x, points["found"], label=method, lw=2)
-    ax.plot(x, points["oracle"], "--", label="oracle", color="grey")
+    for name, found in curves.items():
+        ax.plot(inspected, found, label=name, lw=2 if name == next(iter(curves)) else 1.2)
+    ax.plot(inspected, oracle, "--", label="oracle", color="grey")
     ax.plot([0, 1], [0, 1], ":", label="random", color="black")
     ax.set(
         xlabel="fraction of training data inspected", ylabel="fraction of corrupted found", xlim=(0, 1), ylim=(0, 1.02)
     )
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", fontsize=8)
     return to_data_uri(fig)
 
 
-def accuracy_plot(rows: dict[str, dict[str, float | None]]) -> str:
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
-    names = list(rows)
-    parts = ("query", "holdout", "remaining")
-    width = 0.8 / len(parts)
-    for j, part in enumerate(parts):
-        values = [rows[name][part] or 0.0 for name in names]
-        ax.bar([i + j * width for i in range(len(names))], values, width, label=part)
-    ax.set_xticks([i + width for i in range(len(names))], names, rotation=20, ha="right")
-    ax.set(ylabel="accuracy", ylim=(0, 1.05))
-    ax.legend(ncol=3, loc="upper center", bbox_to_anchor=(0.5, 1.18))
-    return to_data_uri(fig)
-
-
-def removal_plot(removal: list[dict[str, Any]]) -> str:
-    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.2))
-    fractions = [row["fraction"] for row in removal]
-    for ax, part in zip(axes, ("holdout", "remaining"), strict=True):
-        for key, style in (("identified", "-o"), ("random", ":s")):
-            ax.plot(fractions, [row[key][part] for row in removal], style, label=f"{key} removal")
-        ax.set(xlabel="fraction of training data removed", ylabel=f"accuracy on {part}", title=part)
-    axes[0].legend()
+def net_change_plot(rows: dict[str, float], spreads: dict[str, float]) -> str:
+    """Net change of held-out accuracy (points) per treatment and control, with the random draws' spread."""
+    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(rows) + 1.0))
+    names = list(rows)[::-1]
+    values = [100 * rows[n] for n in names]
+    colours = ["#2a7" if v > 0 else "#c33" for v in values]
+    ax.barh(names, values, xerr=[100 * spreads.get(n, 0.0) for n in names], color=colours)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set(xlabel="net change in held-out accuracy (points)")
     fig.tight_layout()
+    return to_data_uri(fig)
+
+
+def count_plot(curve: list[dict[str, Any]], chosen: int) -> str:
+    """Net change of held-out accuracy against the number of causes treated, one line per ranking."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    counts = [row["count"] for row in curve]
+    for name in [key for key in curve[0] if key != "count"]:
+        style = ":" if name == "random" else "-"
+        ax.plot(counts, [100 * row[name] for row in curve], marker="o", ms=3, label=name, ls=style)
+    ax.axvline(chosen, color="grey", lw=0.8, ls="--")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set(xscale="log", xlabel="training examples treated (top of each ranking)", ylabel="net change (points)")
+    ax.legend(fontsize=8)
     return to_data_uri(fig)
 
 

@@ -10,7 +10,7 @@ from remedy.task import Examples
 from remedy.treat.registry import TREATMENTS
 
 
-@TREATMENTS.register("retrain")
+@TREATMENTS.register("retrain", local=False)
 def retrain(
     posterior: Posterior, causes: Tensor, guard: Examples, *, config: TrainConfig | None = None, seed: int = 0
 ) -> nn.Module:

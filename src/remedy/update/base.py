@@ -10,8 +10,8 @@ from torch import Tensor, nn
 
 from remedy.errors import check
 from remedy.models.fit import FitLog, fit
-from remedy.models.train import TrainConfig, error_rate, mean_loss
-from remedy.task import Examples
+from remedy.models.train import TrainConfig, loss_and_error
+from remedy.task import Examples, LossFn
 
 if TYPE_CHECKING:
     from remedy.posterior import Posterior
@@ -37,6 +37,19 @@ class Update(Protocol):
         ...
 
 
+def stopping_criterion(stop: Examples, loss: LossFn, stop_on: str) -> Callable[[nn.Module], float]:
+    """The early-stopping criterion on ``stop`` (lower is better): its mean ``loss``, or its ``error`` rate with
+    ties broken by the mean loss (weighted below one error: ``error + min(loss, 999) / (1000 |stop|)``), so that
+    among equally accurate weights the better-fitting ones win and a plateau of the error does not end the fit."""
+    check(stop_on in ("loss", "error"), "stop_on", f"'loss' or 'error', got {stop_on!r}")
+
+    def criterion(model: nn.Module) -> float:
+        mean, error = loss_and_error(model, stop, loss)
+        return mean if stop_on == "loss" else error + min(mean, 999.0) / (1000 * len(stop))
+
+    return criterion
+
+
 def refit(
     posterior: Posterior,
     objective: Callable[[nn.Module, Tensor], Tensor],
@@ -48,12 +61,9 @@ def refit(
     stop_on: str = "loss",
 ) -> Fitted:
     """Start from a copy of θ̂ and minimise ``objective(model, batch_indices)`` over mini-batches of ``range(n)``,
-    early-stopping on ``stop``'s mean ``loss`` or its ``error`` rate (ties keep the earlier, closer weights)."""
-    check(stop_on in ("loss", "error"), "stop_on", f"'loss' or 'error', got {stop_on!r}")
+    early-stopping on :func:`stopping_criterion` of ``stop`` (θ̂ itself is the first candidate)."""
     model = posterior.copy_model()
-
-    def criterion(m: nn.Module) -> float:
-        return mean_loss(m, stop, posterior.loss) if stop_on == "loss" else error_rate(m, stop)
+    criterion = stopping_criterion(stop, posterior.loss, stop_on)
 
     log = fit(
         model,

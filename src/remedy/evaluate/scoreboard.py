@@ -1,0 +1,146 @@
+"""The honest scoreboard of a repair: its net effect on the held-out half of the test set, beside the same
+treatment without the diagnosis (no removal, random choices, the peers' choices) and with perfect knowledge
+(the oracle), all measured in the same run (SPEC §1, "Prove it")."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from remedy.data.failures import Failures
+from remedy.errors import check
+from remedy.evaluate.accuracy import evaluate
+from remedy.posterior import Posterior
+from remedy.seeds import stream
+from remedy.treat import Repair, repair
+
+
+def outcome(result: Repair, failures: Failures, net_before: float) -> dict[str, Any]:
+    """A repair's row of the scoreboard: ``accuracy`` (query, holdout, remaining, net), ``fixed``, ``broken``,
+    ``net_change`` (net minus the original's, in accuracy), the guard's accuracy before/after, the back-off step,
+    any warning, and the seconds it took."""
+    row = evaluate(result.model, failures)
+    return row | {
+        "net_change": row["accuracy"]["net"] - net_before,
+        "n_causes": result.n_causes,
+        "guard": {"before": result.guard_before, "after": result.guard_after, "step": result.step},
+        "warning": result.warning,
+        "seconds": result.seconds,
+    }
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One treatment with its options, applied to sets of causes under the split's guard."""
+
+    posterior: Posterior
+    failures: Failures
+    method: str
+    options: Mapping[str, Any]
+    delta: float
+
+    def __call__(self, causes: Tensor) -> Repair:
+        return repair(self.posterior, causes, self.method, guard=self.failures.guard, delta=self.delta, **self.options)
+
+
+def choose_count(
+    trial: Trial, ranking: Tensor, candidates: Sequence[int]
+) -> tuple[int, list[dict[str, Any]], dict[int, Repair]]:
+    """The number of top-ranked causes to treat, chosen on the guard: the candidate whose repair is most accurate
+    on the guard (T_q), the smaller count on a tie. Returns it, the guard accuracy of every candidate, and the
+    repairs (so that the chosen one is not recomputed). T_h is never looked at."""
+    check(len(candidates) > 0 and min(candidates) > 0, "counts", "at least one positive count")
+    repairs = {k: trial(ranking[:k]) for k in sorted(set(candidates))}
+    curve = [{"count": k, "guard": r.guard_after} for k, r in repairs.items()]
+    best = max(repairs, key=lambda k: (repairs[k].guard_after, -k))
+    return best, curve, repairs
+
+
+def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean of several draws' rows, with the spread (sample standard deviation) of the net change."""
+    changes = [row["net_change"] for row in rows]
+    mean = {
+        key: statistics.fmean(row["accuracy"][key] for row in rows)
+        for key in ("query", "holdout", "remaining", "net")
+        if all(row["accuracy"][key] is not None for row in rows)
+    }
+    return {
+        "accuracy": mean,
+        "fixed": statistics.fmean(row["fixed"] for row in rows),
+        "broken": statistics.fmean(row["broken"] for row in rows),
+        "net_change": statistics.fmean(changes),
+        "spread": statistics.stdev(changes) if len(changes) > 1 else 0.0,
+        "draws": [row["net_change"] for row in rows],
+        "n_causes": rows[0]["n_causes"],
+    }
+
+
+def controls(
+    trial: Trial,
+    count: int,
+    net_before: float,
+    peers: Mapping[str, Tensor],
+    corrupted: Tensor | None = None,
+    draws: int = 3,
+    seed: int = 0,
+) -> dict[str, dict[str, Any]]:
+    """The same treatment on other sets of causes: ``no-removal`` (none), ``random`` (``draws`` sets of ``count``
+    examples, mean and spread), every peer's top ``count`` (``peers``: name → scores, e.g. cleanlab and
+    self-loss), and the ``oracle`` (exactly the ``corrupted`` examples, when known)."""
+    n = trial.posterior.n
+    rows: dict[str, dict[str, Any]] = {
+        "no-removal": outcome(trial(torch.zeros(0, dtype=torch.long)), trial.failures, net_before)
+    }
+    randoms = [
+        outcome(
+            trial(torch.randperm(n, generator=stream(seed, f"random-causes-{d}"))[:count]), trial.failures, net_before
+        )
+        for d in range(draws)
+    ]
+    rows["random"] = _summary(randoms)
+    if corrupted is not None and bool(corrupted.any()):
+        rows["oracle"] = outcome(trial(torch.nonzero(corrupted).flatten()), trial.failures, net_before)
+    for name, values in peers.items():
+        ranking = torch.argsort(values, descending=True, stable=True)
+        rows[name] = outcome(trial(ranking[:count]), trial.failures, net_before)
+    return rows
+
+
+def count_curve(
+    trial: Trial, rankings: Mapping[str, Tensor], counts: Sequence[int], net_before: float,
+    known: Mapping[tuple[str, int], Repair] | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The net change on T_h as a function of the number of causes treated, for each ranking (the scorer's and
+    the controls'), reusing repairs already made (``known[(name, count)]``)."""
+    known = dict(known or {})
+    rows = []
+    for k in counts:
+        row: dict[str, Any] = {"count": k}
+        for name, ranking in rankings.items():
+            result = known.get((name, k)) or trial(ranking[:k])
+            row[name] = outcome(result, trial.failures, net_before)["net_change"]
+        rows.append(row)
+    return rows
+
+
+def verdict(net_change: float, rows: Mapping[str, Mapping[str, Any]]) -> tuple[str, bool]:
+    """One sentence for the report's headline, and whether the repair beat every non-oracle control. A repair
+    that loses accuracy, or gains less than a control, is said to be no repair."""
+    beaten = {name: row["net_change"] for name, row in rows.items() if name != "oracle"}
+    losers = [name for name, change in beaten.items() if change >= net_change]
+    points = f"{100 * net_change:+.2f} points"
+    if net_change < 0:
+        return f"The repair made the model worse on held-out data ({points}): do not use it.", False
+    if losers:
+        names = ", ".join(losers)
+        return (
+            f"The repair changed held-out accuracy by {points} but did not beat {names}: "
+            "the diagnosis added nothing here.",
+            False,
+        )
+    return f"The repair changed held-out accuracy by {points} and beat every control ({', '.join(beaten)}).", True

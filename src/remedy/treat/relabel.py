@@ -1,0 +1,51 @@
+"""Relabelling (Tanno et al. §5 name label correction as the next step): keep each cause, correct its label."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from remedy.errors import check
+from remedy.models.crossval import out_of_sample, probabilities
+from remedy.models.train import TrainConfig
+from remedy.posterior import Posterior
+from remedy.task import Examples
+from remedy.treat.registry import TREATMENTS
+from remedy.update import FineTune
+
+
+def corrected_labels(posterior: Posterior, causes: Tensor, source: str, folds: int, seed: int) -> Tensor:
+    """For each cause, the class the ``source`` probabilities favour among the classes other than its given label:
+    θ̂'s own (``model``), or K-fold out-of-sample ones (``out-of-sample``, as cleanlab uses; ``folds`` trainings,
+    shared with the ``cleanlab`` scorer). A cause is flagged because its label is suspect, so the given label is
+    never kept."""
+    check(source in ("model", "out-of-sample"), "source", f"'model' or 'out-of-sample', got {source!r}")
+    index = causes.to(posterior.device)
+    if source == "model":
+        probs = probabilities(posterior.model, posterior.train.x[index])
+    else:
+        probs = out_of_sample(posterior, folds, seed)[causes]
+    given = posterior.train.y[index].cpu()
+    probs[torch.arange(len(causes)), given] = -1.0
+    return probs.argmax(1)
+
+
+@TREATMENTS.register("relabel")
+def relabel(
+    posterior: Posterior,
+    causes: Tensor,
+    guard: Examples,
+    *,
+    source: str = "model",
+    folds: int = 5,
+    config: TrainConfig | None = None,
+    seed: int = 0,
+    stop_on: str = "loss",
+) -> nn.Module:
+    """Maximise ``log p(D' | θ)`` by Adam from θ̂, where D' is D with each cause's label replaced by
+    :func:`corrected_labels`, early-stopped on the ``guard`` (``stop_on``: its loss, or its error rate with the
+    loss breaking ties). Unlike removal, a corrected example keeps teaching the model its true class."""
+    labels = posterior.train.y.clone()
+    if len(causes):
+        labels[causes.to(labels.device)] = corrected_labels(posterior, causes, source, folds, seed).to(labels.device)
+    return posterior.insert(Examples(posterior.train.x, labels), FineTune(config, seed, stop_on), guard).model
