@@ -17,10 +17,11 @@ from remedy import Posterior, identify, repair, split_failures
 from remedy.curvature import per_example_grads
 from remedy.data import load_dataset
 from remedy.evaluate import detection_curve, evaluate
+from remedy.examples import Examples
 from remedy.identify.registry import posterior_edit_scores
 from remedy.models import build_model, train_model
 from remedy.pipeline import DemoConfig, corrupt
-from remedy.task import Examples, cross_entropy
+from remedy.task import cross_entropy
 from remedy.update import EWC
 
 

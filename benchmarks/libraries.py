@@ -48,10 +48,10 @@ def prepare(work: Path) -> None:
     from remedy import Posterior, split_failures
     from remedy.curvature import InverseSettings
     from remedy.data import load_dataset
+    from remedy.examples import Examples
     from remedy.identify.linear_influence import pairwise_influence
     from remedy.models import build_model, train_model
     from remedy.pipeline import DemoConfig, corrupt
-    from remedy.task import Examples
 
     data = load_dataset("mnist")
     corruption = corrupt(data, DemoConfig())
@@ -84,8 +84,8 @@ def _remedy(
     def method(model: torch.nn.Module, t: dict[str, torch.Tensor]) -> torch.Tensor:
         from remedy import Posterior
         from remedy.curvature import InverseSettings
+        from remedy.examples import Examples
         from remedy.identify.linear_influence import pairwise_influence
-        from remedy.task import Examples
 
         posterior = Posterior(model, Examples(t["x"], t["y"]))
         query = Examples(t["qx"], t["qy"])
@@ -99,8 +99,9 @@ def _lissa_scale(model: torch.nn.Module, t: dict[str, torch.Tensor]) -> float:
     """What remedy's LiSSA picks: 1.5 × (largest eigenvalue of a 64-example GGN + damping), seeded."""
     from remedy.curvature import build_curvature
     from remedy.curvature.solvers.lissa import largest_eigenvalue
+    from remedy.examples import Examples
     from remedy.seeds import stream
-    from remedy.task import Examples, cross_entropy
+    from remedy.task import cross_entropy
 
     generator = stream(0, "lissa")
     index = torch.randperm(len(t["y"]), generator=generator)[:64]

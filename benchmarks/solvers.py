@@ -23,9 +23,9 @@ from scipy.stats import spearmanr
 from remedy import Posterior, identify, split_failures
 from remedy.curvature import InverseSettings
 from remedy.data import load_dataset
+from remedy.examples import Examples
 from remedy.models import build_model, train_model
 from remedy.pipeline import DemoConfig, corrupt
-from remedy.task import Examples
 
 CONFIGS = [  # label, curvature, solver, examples, solver options
     ("cg (10 products)", "ggn", "cg", None, {"max_iter": 10}),

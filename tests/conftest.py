@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from remedy.examples import Examples
 from remedy.models import LogisticRegression, train_model
 from remedy.models.train import TrainConfig
-from remedy.task import Examples
 
 
 @pytest.fixture(autouse=True)

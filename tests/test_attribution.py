@@ -9,12 +9,13 @@ from torch.func import functional_call
 
 import remedy
 from remedy.curvature import InverseSettings
+from remedy.examples import Examples
 from remedy.identify.attribution import attribute, combine, rank_fraction
 from remedy.identify.linear_influence import InfluencePairs
 from remedy.identify.representer import RepresenterPairs, features, fit_representer, last_linear
 from remedy.identify.tracin import TracInPairs
 from remedy.models import MLP
-from remedy.task import Examples, cross_entropy
+from remedy.task import cross_entropy
 
 EXACT = InverseSettings("ggn", "direct", damping=0.1)  # PSD, so every RelatIF norm is real
 
@@ -108,7 +109,7 @@ def test_representer_values_reconstruct_the_last_layer(small: dict) -> None:
     fit = fit_representer(posterior, lam=0.05)
     torch.testing.assert_close(fit.alpha.T @ fit.train_features, fit.weight, atol=1e-7, rtol=1e-6)  # W = Σ α_i f_iᵀ
     layer = last_linear(posterior.model, 3)
-    fq = features(posterior.model, layer, small["queries"].x)
+    fq = features(posterior.model, layer, small["queries"])
     logits = fq @ fit.weight.T
     torch.testing.assert_close((fit.train_features @ fq.T).T @ fit.alpha, logits, atol=1e-7, rtol=1e-6)
     p = torch.softmax(logits, -1) - torch.nn.functional.one_hot(small["queries"].y, 3)
@@ -119,7 +120,7 @@ def test_representer_values_reconstruct_the_last_layer(small: dict) -> None:
 def test_functional_model_matches_the_module(small: dict) -> None:  # the features hook sees the logits' inputs
     model = small["model"]
     layer = last_linear(model, 3)
-    f = features(model, layer, small["queries"].x)
+    f = features(model, layer, small["queries"])
     params = {k: v for k, v in model.named_parameters()}
     logits = functional_call(model, params, (small["queries"].x,))
     torch.testing.assert_close(f[:, :-1] @ layer.weight.T.double() + layer.bias.double(), logits.detach())

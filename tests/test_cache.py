@@ -11,8 +11,9 @@ import torch
 import remedy
 import remedy.posterior as posterior_module
 from remedy.curvature import per_example_grads
+from remedy.examples import Examples
 from remedy.models import MLP
-from remedy.task import Examples, cross_entropy
+from remedy.task import cross_entropy
 
 
 @pytest.fixture()
@@ -52,12 +53,13 @@ def test_fisher_is_computed_once_and_reloaded(tmp_path: Path, counted: dict[str,
 def test_training_gradients_are_cached_and_equal_the_streamed_ones(tmp_path: Path) -> None:
     model, data = setup()
     cached = remedy.Posterior(model, data, cache_dir=tmp_path, chunk_bytes=4 * 7 * 43)  # 7 rows of 43 parameters
-    rows = torch.cat([g for _, g in cached.train_grads()])
-    assert len(list(tmp_path.glob("train-grads-*.safetensors"))) == 1
+    rows = torch.cat(cached.map_grads(lambda g: g, "grads"))
+    (store,) = tmp_path.glob("train-grads-*/")
+    assert len(list(store.glob("*.safetensors"))) == 5  # 30 rows in chunks of 7: saved chunk by chunk
     streamed = torch.cat([g for _, g in per_example_grads(model, cross_entropy, data)])
     torch.testing.assert_close(rows, streamed)
     reloaded = remedy.Posterior(model, data, cache_dir=tmp_path)
-    torch.testing.assert_close(torch.cat([g for _, g in reloaded.train_grads()]), streamed)
+    torch.testing.assert_close(torch.cat(reloaded.map_grads(lambda g: g, "grads")), streamed)
     too_big = remedy.Posterior(model, data, cache_dir=tmp_path / "other", cache_bytes=10)
-    torch.testing.assert_close(torch.cat([g for _, g in too_big.train_grads()]), streamed)
+    torch.testing.assert_close(torch.cat(too_big.map_grads(lambda g: g, "grads")), streamed)
     assert not (tmp_path / "other").exists()

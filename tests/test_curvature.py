@@ -10,8 +10,9 @@ from remedy.curvature import EmpiricalFisher, GaussNewton, Hessian, per_example_
 from remedy.curvature.solvers import ihvp
 from remedy.data import load_dataset
 from remedy.errors import RemedyError
+from remedy.examples import Examples
 from remedy.models import MLP, LogisticRegression
-from remedy.task import Examples, cross_entropy
+from remedy.task import cross_entropy
 
 WD = 0.01
 

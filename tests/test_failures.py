@@ -6,7 +6,7 @@ import torch
 from remedy.data import Failures, split_failures
 from remedy.data.failures import parse_modes, predict
 from remedy.errors import RemedyError
-from remedy.task import Examples
+from remedy.examples import Examples
 
 
 def test_split_halves_the_test_set_and_finds_failures_in_each(flipped_logreg: dict) -> None:

@@ -8,6 +8,7 @@ import torch
 from remedy.curvature import InverseSettings
 from remedy.data import load_dataset
 from remedy.errors import RemedyError
+from remedy.examples import Examples
 from remedy.experiments.common import full_batch_posterior
 from remedy.experiments.fidelity_logreg import logistic_regression
 from remedy.experiments.fidelity_mnist import mlp
@@ -26,7 +27,6 @@ from remedy.fidelity import (
 )
 from remedy.fidelity import responses as responses_module
 from remedy.metrics import ECE, PerExampleLoss
-from remedy.task import Examples
 
 WD = 0.1
 EXACT = InverseSettings("hessian", "direct", damping=0.0)

@@ -4,8 +4,9 @@ import torch
 from torch import nn
 
 from remedy.curvature import chunk_size, diagonal_fisher, directional_derivatives, per_example_grads
+from remedy.examples import Examples
 from remedy.models import MLP, TannoCNN
-from remedy.task import Examples, cross_entropy
+from remedy.task import cross_entropy
 
 
 def loop_grads(model: nn.Module, data: Examples) -> torch.Tensor:

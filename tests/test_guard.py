@@ -49,8 +49,15 @@ def test_scoreboard_arithmetic(setup: dict) -> None:
     assert row["fixed"] + remaining - row["broken"] == round(row["accuracy"]["net"] * held)  # every T_h example counted
     assert row["net_change"] == pytest.approx((row["fixed"] - row["broken"]) / held)
     assert row["fixed"] == round(row["accuracy"]["holdout"] * len(failures.holdout))
-    rows = controls(trial, 20, before["accuracy"]["net"], {"self-loss": -posterior.log_likelihood(posterior.train)},
-                    setup["mask"], draws=3, seed=0)  # fmt: skip
+    rows = controls(
+        trial,
+        20,
+        before["accuracy"]["net"],
+        {"self-loss": -posterior.log_likelihood(posterior.train)},
+        setup["mask"],
+        draws=3,
+        seed=0,
+    )
     assert set(rows) == {"no-removal", "random", "oracle", "self-loss"}
     assert rows["random"]["net_change"] == pytest.approx(sum(rows["random"]["draws"]) / 3)
     assert rows["oracle"]["n_causes"] == int(setup["mask"].sum()) and rows["no-removal"]["n_causes"] == 0

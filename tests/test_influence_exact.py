@@ -18,9 +18,10 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 import remedy
 from remedy.curvature import InverseSettings
 from remedy.data import load_dataset
+from remedy.examples import Examples
 from remedy.identify.linear_influence import pairwise_influence
 from remedy.models import LogisticRegression
-from remedy.task import Examples, cross_entropy
+from remedy.task import cross_entropy
 
 WD = 0.1
 EXACT = InverseSettings("hessian", "direct", damping=0.0)

@@ -8,8 +8,9 @@ from torch import nn
 
 from remedy.curvature import KFAC, EmpiricalFisher
 from remedy.curvature.solvers import ihvp
+from remedy.examples import Examples
 from remedy.models import MLP, TannoCNN
-from remedy.task import Examples, cross_entropy
+from remedy.task import cross_entropy
 
 
 def single_linear(n: int, seed: int = 0) -> tuple[nn.Module, Examples]:

@@ -9,7 +9,8 @@ SCRIPT = """
 import resource, sys, torch
 from torch import nn
 from remedy.curvature import diagonal_fisher
-from remedy.task import Examples, cross_entropy
+from remedy.examples import Examples
+from remedy.task import cross_entropy
 torch.manual_seed(0)
 n = int(sys.argv[1])
 model = nn.Sequential(nn.Linear(10, 768), nn.ReLU(), nn.Linear(768, 768), nn.ReLU(), nn.Linear(768, 2)).eval()

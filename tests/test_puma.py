@@ -7,11 +7,12 @@ import torch
 
 from remedy import Posterior
 from remedy.curvature import InverseSettings
+from remedy.examples import Examples
 from remedy.metrics import ECE, Custom, Error, FairnessGap, Loss, PerExampleLoss, Stack, ece
 from remedy.models import LogisticRegression, train_model
 from remedy.models.train import TrainConfig
 from remedy.puma import compensation_weights, patch, valuation
-from remedy.task import Examples, cross_entropy
+from remedy.task import cross_entropy
 
 WD = 0.05
 EXACT = InverseSettings("hessian", "direct", damping=1e-3)

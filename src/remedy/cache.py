@@ -12,14 +12,20 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from remedy.examples import Data, Examples, Streamed
 from remedy.io import atomic_write, write_json
 
 
-def fingerprint(*items: nn.Module | Tensor | str) -> str:
-    """A short SHA-256 of modules' state (names and bytes), tensors' bytes and strings."""
+def fingerprint(*items: nn.Module | Tensor | str | Data) -> str:
+    """A short SHA-256 of modules' state (names and bytes), tensors' bytes, labelled data (read batch by batch)
+    and strings."""
     digest = hashlib.sha256()
     for item in items:
-        if isinstance(item, nn.Module):
+        if isinstance(item, (Examples, Streamed)):
+            for part in item.batches(1024):
+                for tensor in (part.x, part.y):
+                    digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        elif isinstance(item, nn.Module):
             for name, value in item.state_dict().items():
                 digest.update(name.encode())
                 digest.update(value.detach().cpu().contiguous().numpy().tobytes())
@@ -41,6 +47,10 @@ class Cache:
         text = json.dumps(settings, sort_keys=True)
         stem = f"{kind}-{fingerprint(text)}"
         return self.folder / f"{stem}.safetensors", self.folder / f"{stem}.json", text
+
+    def store(self, kind: str, settings: dict[str, Any]) -> Path:
+        """A folder for ``kind`` results that hold for exactly these settings (chunk stores of a resumable pass)."""
+        return self._paths(kind, settings)[0].with_suffix("")
 
     def load(self, kind: str, settings: dict[str, Any], device: torch.device) -> dict[str, Tensor] | None:
         """The cached tensors for exactly these settings, or ``None``."""

@@ -16,14 +16,25 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary file in ``path``'s folder, then rename it to ``path``."""
+    """Call ``write(tmp)`` on a temporary file in ``path``'s folder, flush it to disk, give it the permissions a
+    new file gets under the user's umask (``mkstemp`` makes it private), then rename it to ``path``: a reader
+    sees the old file or the whole new one, never half of it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -9,7 +9,8 @@ the likelihood, and the curvature ``F̂`` (computed once, then cached).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from torch import Tensor, nn
 from torch.nn.utils import vector_to_parameters
 
 from remedy.cache import Cache, fingerprint
+from remedy.chunks import Result, over_chunks
 from remedy.curvature import (
     DEFAULT_CHUNK_BYTES,
     Curvature,
@@ -35,9 +37,10 @@ from remedy.curvature import (
 )
 from remedy.curvature.functional import random_subset
 from remedy.errors import RemedyError, check
+from remedy.examples import Data, Examples, ExamplesLike, Streamed, as_data, as_examples
 from remedy.models.train import TrainConfig
 from remedy.seeds import seeded, stream
-from remedy.task import Examples, ExamplesLike, LossFn, as_examples, check_eval_model, cross_entropy
+from remedy.task import LossFn, check_eval_model, cross_entropy
 
 if TYPE_CHECKING:
     from remedy.update import Fitted, Update
@@ -53,7 +56,7 @@ class Posterior:
 
     Args:
         model: the trained classifier in eval mode; ``model(x)`` returns logits.
-        train: the training set D as ``(x, y)`` tensors or a ``Dataset``.
+        train: the training set D as ``(x, y)`` tensors, or a ``Dataset`` read in batches (never copied whole).
         loss: per-example negative log-likelihood ``loss(logits, y) -> [B]``.
         config: the training recipe (optimiser, early stopping) that updates and retraining follow.
         weight_decay: the L2 coefficient λ of the training objective ``J(θ) = mean loss + λ/2 ‖θ‖²``
@@ -85,17 +88,21 @@ class Posterior:
         check_eval_model(model)
         self.model = copy.deepcopy(model)
         self.device = next(self.model.parameters()).device
-        data = as_examples(train, "train")
+        data = as_data(train, "train")
+        first = data.take(torch.arange(1)).to(self.device)
         try:
             with torch.no_grad():
-                logits = self.model(data.x[:1].to(self.device))
+                logits = self.model(first.x)
         except Exception as err:  # the user's module decides what it rejects
             raise RemedyError(
-                f"train: expected inputs the model accepts, got x of shape {tuple(data.x.shape)} ({err})"
+                f"train: expected inputs the model accepts, got x of shape {tuple(first.x.shape[1:])} ({err})"
             ) from err
         check(logits.ndim == 2, "model", f"logits of shape [B, classes], got {tuple(logits.shape)}")
         self.num_classes = int(logits.shape[1])
-        self.train = as_examples(data, "train", self.num_classes).to(self.device)
+        data = as_data(data, "train", self.num_classes)
+        if isinstance(data, Streamed):  # batches of inputs within a quarter of the memory budget
+            data = replace(data, batch_bytes=min(data.batch_bytes, chunk_bytes // 4))
+        self.train: Data = data.to(self.device) if isinstance(data, Examples) else data
         self.loss = loss
         self.config = config or TrainConfig()
         check(weight_decay >= 0, "weight_decay", f"a non-negative L2 coefficient, got {weight_decay}")
@@ -115,7 +122,7 @@ class Posterior:
             loss_name = f"{getattr(loss, '__module__', '')}.{getattr(loss, '__qualname__', repr(loss))}"
             self._key = {
                 "model": fingerprint(self.model),
-                "data": fingerprint(self.train.x, self.train.y),
+                "data": fingerprint(self.train),
                 "loss": loss_name,
             }
 
@@ -176,8 +183,9 @@ class Posterior:
     def fisher(self) -> Tensor:
         """The diagonal empirical Fisher ``F̂`` at θ̂ on D, flat ``[P]`` (computed once)."""
         if self._fisher is None:
+            store = self.cache.store("fisher-chunks", {**self._key, "rows": self.rows}) if self.cache else None
             self._fisher = self._cached(
-                "fisher-diag", lambda: diagonal_fisher(self.model, self.loss, self.train, self.chunk_bytes)
+                "fisher-diag", lambda: diagonal_fisher(self.model, self.loss, self.train, self.chunk_bytes, store)
             )
         return self._fisher
 
@@ -231,66 +239,86 @@ class Posterior:
             self._inverses[key] = settings.build(curvature)
         return self._inverses[key]
 
+    @property
+    def rows(self) -> int:
+        """Training examples per chunk: as many per-example gradients as fit in ``chunk_bytes``."""
+        return chunk_size(self._theta.numel(), self.chunk_bytes, self._theta.element_size())
+
     def _keeps_grads(self) -> bool:
         return self.cache is not None and self.n * self._theta.numel() * self._theta.element_size() <= self.cache_bytes
 
-    def train_grads(self) -> Iterator[tuple[int, Tensor]]:
-        """Chunks ``(start, G)`` of per-example training-loss gradients ``∇ loss(z_i, θ̂)``, within the memory
-        budget. With a cache and ``N·P`` within ``cache_bytes``, the whole matrix is computed once, saved and reused."""
-        n_params = self._theta.numel()
-        if not self._keeps_grads():
-            return per_example_grads(self.model, self.loss, self.train, self.chunk_bytes)
-        if self._grads is None:
-            self._grads = self._cached(
-                "train-grads",
-                lambda: torch.cat(
-                    [g for _, g in per_example_grads(self.model, self.loss, self.train, self.chunk_bytes)]
-                ),
-            )
-        rows = chunk_size(n_params, self.chunk_bytes, self._theta.element_size())
-        return ((start, self._grads[start : start + rows]) for start in range(0, self.n, rows))
+    def map_train(
+        self, compute: Callable[[Data], Result], kind: str, key: Mapping[str, Any] | None = None
+    ) -> list[Result]:
+        """``compute(chunk)`` for the training set in chunks of :attr:`rows` examples, in order: sharded across
+        processes (:mod:`remedy.chunks`) and, with a cache and a ``key`` (what else the results depend on), saved
+        chunk by chunk, so that a run killed midway resumes from the chunks it finished."""
+        store = None
+        if self.cache is not None and key is not None:
+            store = self.cache.store(kind, {**self._key, **key, "rows": self.rows})
+        return over_chunks(self.train, self.rows, compute, kind, store)
+
+    def map_grads(
+        self, compute: Callable[[Tensor], Result], kind: str, key: Mapping[str, Any] | None = None
+    ) -> list[Result]:
+        """``compute(G)`` for the per-example training-loss gradients ``G [rows, P]`` (``∇ loss(z_i, θ̂)``) of every
+        chunk, as :meth:`map_train`. With a cache and ``N·P`` within ``cache_bytes``, the whole gradient matrix is
+        computed once, saved, and every later pass reads it."""
+        if self._keeps_grads():
+            if self._grads is None:  # saved chunk by chunk: a killed run resumes, a later one reads them all
+                self._grads = torch.cat(self.map_train(self._grads_of, "train-grads", {})).to(self.device)
+            return [compute(self._grads[start : start + self.rows]) for start in range(0, self.n, self.rows)]
+        return self.map_train(lambda chunk: compute(self._grads_of(chunk)), kind, key)
+
+    def _grads_of(self, chunk: Data) -> Tensor:
+        return torch.cat([g for _, g in per_example_grads(self.model, self.loss, chunk, self.chunk_bytes)])
 
     def train_products(self, directions: Tensor) -> Tensor:
-        """``[N, k]`` products ``∇ loss(z_i, θ̂)ᵀ directions[:, j]`` for every training example.
+        """``[N, k]`` products ``∇ loss(z_i, θ̂)ᵀ directions[:, j]`` for every training example (on the CPU).
 
         From the (disk-)cached gradient matrix when the posterior keeps one, else by
-        :func:`~remedy.curvature.grads.gradient_products` (forward mode for a few directions)."""
+        :func:`~remedy.curvature.grads.gradient_products` (forward mode for a few directions), chunk by chunk
+        (:meth:`map_train`: resumable with a cache, sharded across processes)."""
         directions = directions.reshape(self._theta.numel(), -1)
         if self._keeps_grads():
-            return torch.cat([g @ directions for _, g in self.train_grads()])
-        return gradient_products(self.model, self.loss, self.train, directions, self.chunk_bytes)
+            return torch.cat(self.map_grads(lambda g: g @ directions.to(g), "train-products"))
+        key = {"directions": fingerprint(directions)}
+        compute = lambda chunk: gradient_products(self.model, self.loss, chunk, directions, self.chunk_bytes)  # noqa: E731
+        return torch.cat(self.map_train(compute, "train-products", key))
 
     def theta(self) -> Tensor:
         """θ̂ as a flat vector (a copy)."""
         return self._theta.clone()
 
-    def gradient(self, data: Examples) -> Tensor:
+    def gradient(self, data: Data) -> Tensor:
         """``∇_θ`` of the mean loss of ``data`` at θ̂, flat ``[P]``."""
         return weighted_gradient(
             self.model, self.loss, data, torch.full((len(data),), 1 / len(data), device=self.device)
         )
 
     @torch.no_grad()
-    def log_likelihood(self, data: Examples, model: nn.Module | None = None, batch_size: int = 1024) -> Tensor:
-        """``log p(z | θ)`` for every example of ``data``, at θ̂ or at ``model``'s parameters."""
+    def log_likelihood(self, data: Data, model: nn.Module | None = None, batch_size: int = 1024) -> Tensor:
+        """``log p(z | θ)`` for every example of ``data``, at θ̂ or at ``model``'s parameters, on the CPU."""
         model = self.model if model is None else model
-        parts = [
-            -self.loss(model(data.x[i : i + batch_size]), data.y[i : i + batch_size])
-            for i in range(0, len(data), batch_size)
-        ]
+        parts = []
+        for part in data.batches(batch_size):
+            part = part.to(self.device)
+            parts.append(-self.loss(model(part.x), part.y).cpu())
         return torch.cat(parts)
 
     def insert(self, data: ExamplesLike, update: Update, stop: ExamplesLike) -> Fitted:
         """Add the factor ``p(data | θ)`` to the posterior with ``update``; returns the new model θ* and its fit."""
-        return update.insert(self, self.examples(data, "data"), self.examples(stop, "stop"))
+        validated = as_data(data, "data", self.num_classes)
+        validated = validated.to(self.device) if isinstance(validated, Examples) else validated
+        return update.insert(self, validated, self.examples(stop, "stop"))
 
     def delete(self, causes: Tensor, update: Update, stop: ExamplesLike) -> Fitted:
         """Remove the factor ``p(C | θ)`` of training indices ``causes`` with ``update``; returns θ** and its fit."""
         return update.delete(self, self.causes(causes, allow_empty=True), self.examples(stop, "stop"))
 
-    def kept(self, causes: Tensor) -> Examples:
+    def kept(self, causes: Tensor) -> Data:
         """D \\ C for training indices ``causes``."""
-        mask = torch.ones(self.n, dtype=torch.bool, device=self.device)
-        mask[self.causes(causes, allow_empty=True).to(self.device)] = False
+        mask = torch.ones(self.n, dtype=torch.bool)
+        mask[self.causes(causes, allow_empty=True)] = False
         check(bool(mask.any()), "causes", "to leave at least one training example, got all of them")
-        return self.train[mask]
+        return self.train.subset(torch.nonzero(mask).flatten())

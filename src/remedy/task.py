@@ -1,21 +1,27 @@
-"""The user contract: labelled examples, the per-example loss, and input validation.
+"""The user contract: the per-example loss, the model's checks, and the task a user hands to the command line.
 
-remedy works with a classifier ``model(x) -> logits`` and a per-example negative
-log-likelihood ``loss(logits, y) -> [B]`` (cross-entropy by default), so that
-``log p(z | θ) = -loss(model(x), y)`` for every example ``z = (x, y)``.
+remedy works with a classifier ``model(x) -> logits`` and a per-example negative log-likelihood
+``loss(logits, y) -> [B]`` (cross-entropy by default), so that ``log p(z | θ) = -loss(model(x), y)`` for every
+example ``z = (x, y)``. Data are :class:`~remedy.examples.Examples` or :class:`~remedy.examples.Streamed`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import torch
 import torch.nn.functional as nnf
 from torch import Tensor, nn
-from torch.utils.data import Dataset
 
 from remedy.errors import RemedyError, check
+
+if TYPE_CHECKING:
+    from remedy.models.fit import TrainConfig
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 """Per-example negative log-likelihood: ``loss(logits [B, C], y [B]) -> [B]``."""
@@ -26,64 +32,75 @@ def cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
     return nnf.cross_entropy(logits, y, reduction="none")
 
 
-@dataclass(frozen=True)
-class Examples:
-    """A labelled set ``{(x_i, y_i)}`` held as two aligned tensors."""
-
-    x: Tensor
-    y: Tensor
-
-    def __len__(self) -> int:
-        return int(self.y.shape[0])
-
-    def __getitem__(self, index: Tensor | slice) -> Examples:
-        return Examples(self.x[index], self.y[index])
-
-    def to(self, device: torch.device | str) -> Examples:
-        return Examples(self.x.to(device), self.y.to(device))
-
-
-ExamplesLike = Examples | tuple[Tensor, Tensor] | Sequence[Tensor] | Dataset
-
-
-def as_examples(data: ExamplesLike, name: str, num_classes: int | None = None, allow_empty: bool = False) -> Examples:
-    """Convert tensors ``(x, y)`` or a map-style ``Dataset`` of ``(x, y)`` pairs to validated :class:`Examples`.
-
-    Raises :class:`RemedyError` naming ``name`` for mismatched lengths, NaN/Inf inputs,
-    non-integer labels, labels outside ``[0, num_classes)`` and (unless allowed) empty sets.
-    """
-    if isinstance(data, Examples):
-        x, y = data.x, data.y
-    elif isinstance(data, (tuple, list)):
-        check(len(data) == 2, name, "a pair (x, y) of tensors")
-        x, y = torch.as_tensor(data[0]), torch.as_tensor(data[1])
-    elif isinstance(data, Dataset):
-        try:
-            pairs = [data[i] for i in range(len(data))]  # type: ignore[arg-type]
-        except TypeError as err:
-            raise RemedyError(f"{name}: expected a map-style Dataset with len() of (x, y) pairs") from err
-        check(len(pairs) > 0, name, "at least one example, got an empty Dataset")
-        x = torch.stack([torch.as_tensor(p[0]) for p in pairs])
-        y = torch.as_tensor([int(p[1]) for p in pairs])
-    else:
-        raise RemedyError(f"{name}: expected a pair (x, y) of tensors or a Dataset, got {type(data).__name__}")
-    check(x.shape[0] == y.shape[0], name, f"x and y of the same length, got {x.shape[0]} and {y.shape[0]}")
-    check(y.ndim == 1, name, f"labels y of shape [N], got {tuple(y.shape)}")
-    check(allow_empty or len(y) > 0, name, "at least one example, got an empty set")
-    check(not y.is_floating_point() and not y.is_complex(), name, f"integer class labels, got dtype {y.dtype}")
-    if x.is_floating_point():
-        check(bool(torch.isfinite(x).all()), name, "finite inputs, found NaN or Inf in x")
-    else:
-        x = x.float()
-    y = y.long()
-    if num_classes is not None and len(y) > 0:
-        lo, hi = int(y.min()), int(y.max())
-        check(lo >= 0 and hi < num_classes, name, f"labels in [0, {num_classes - 1}], found {lo}..{hi}")
-    return Examples(x, y)
-
-
 def check_eval_model(model: nn.Module, name: str = "model") -> None:
     """Reject models in train mode: scores and repairs are defined at a fixed θ̂ with deterministic outputs."""
     check(isinstance(model, nn.Module), name, f"a torch.nn.Module, got {type(model).__name__}")
     check(not model.training, name, "a model in eval mode (call model.eval() first)")
     check(any(p.requires_grad for p in model.parameters()), name, "a model with trainable parameters")
+
+
+@dataclass
+class Task:
+    """Your problem, as the command line takes it: ``remedy diagnose --task mypkg.mytask:build``, where
+    ``build()`` returns a ``Task`` or, in its simplest form, a tuple ``(model, train, test)``.
+
+    Attributes:
+        model: the trained classifier, in eval mode (never modified).
+        train: the training set: tensors ``(x, y)`` or a ``Dataset`` of ``(x, y)`` pairs (read in batches).
+        test: the test set, split by seed into a query half and a held-out half (:func:`remedy.split_failures`).
+        loss: the per-example loss the model was trained with (cross-entropy by default).
+        config: the training recipe, which fine-tuning, cross-fitting and retraining follow (default
+            :class:`~remedy.TrainConfig`).
+        weight_decay: the L2 coefficient of the training objective, if any.
+        init: ``init(seed)`` builds a freshly initialised model (default: the model's own ``reset_parameters``).
+        checkpoints: state dicts along the training run, oldest first (for TracIn).
+        corrupted: a boolean mask of training examples known to be wrong, when you know it (an experiment):
+            it adds the detection curve and the oracle control.
+        name: what the report calls the task.
+    """
+
+    model: nn.Module
+    train: Any
+    test: Any
+    loss: LossFn = cross_entropy
+    config: TrainConfig | None = None
+    weight_decay: float = 0.0
+    init: Callable[[int], nn.Module] | None = None
+    checkpoints: Sequence[Mapping[str, Tensor]] = ()
+    corrupted: Tensor | None = None
+    name: str = "task"
+
+
+def as_task(built: object, name: str = "task") -> Task:
+    """A :class:`Task` from what a task function returned: a ``Task`` or ``(model, train, test)``."""
+    if isinstance(built, Task):
+        return built
+    if isinstance(built, tuple) and len(built) == 3:
+        return Task(*built, name=name)
+    raise RemedyError(
+        f"--task: expected a function returning a remedy.Task or (model, train, test), got {type(built).__name__}"
+    )
+
+
+def load_task(spec: str) -> Task:
+    """``"package.module:function"`` or ``"path/to/file.py:function"`` → the :class:`Task` the function returns.
+    Modules are looked up from the current folder too, as ``python -m`` would."""
+    module_name, sep, function = spec.partition(":")
+    check(bool(sep and module_name and function), "--task", f"'module:function' or 'file.py:function', got {spec!r}")
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name)
+            check(path.is_file(), "--task", f"an existing Python file, found nothing at {path}")
+            loader_spec = importlib.util.spec_from_file_location(path.stem, path)
+            assert loader_spec is not None and loader_spec.loader is not None
+            module = importlib.util.module_from_spec(loader_spec)
+            loader_spec.loader.exec_module(module)
+        else:
+            if str(Path.cwd()) not in sys.path:
+                sys.path.insert(0, str(Path.cwd()))
+            module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise RemedyError(f"--task: expected an importable module, could not import {module_name!r} ({err})") from err
+    build = getattr(module, function, None)
+    check(callable(build), "--task", f"a function {function!r} in {module_name}")
+    return as_task(build(), name=f"{module_name}:{function}")

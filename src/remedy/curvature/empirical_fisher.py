@@ -8,7 +8,8 @@ from torch import Tensor, nn
 from remedy.curvature.fisher import diagonal_fisher
 from remedy.curvature.grads import DEFAULT_CHUNK_BYTES, per_example_grads
 from remedy.curvature.operator import Curvature, as_matrix
-from remedy.task import Examples, LossFn
+from remedy.examples import Data
+from remedy.task import LossFn
 
 
 class DiagonalFisher(Curvature):
@@ -26,7 +27,7 @@ class DiagonalFisher(Curvature):
         cls,
         model: nn.Module,
         loss: LossFn,
-        data: Examples,
+        data: Data,
         weight_decay: float = 0.0,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     ) -> DiagonalFisher:
@@ -49,7 +50,7 @@ class EmpiricalFisher(Curvature):
         self,
         model: nn.Module,
         loss: LossFn,
-        data: Examples,
+        data: Data,
         weight_decay: float = 0.0,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     ) -> None:

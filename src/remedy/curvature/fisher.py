@@ -6,19 +6,28 @@ Built from per-example gradients: squaring a mini-batch gradient instead gives
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
-from remedy.curvature.grads import DEFAULT_CHUNK_BYTES, flatten, per_example_grads, trainable
-from remedy.task import Examples, LossFn
+from remedy.chunks import CHUNK_ROWS, sum_over_chunks
+from remedy.curvature.grads import DEFAULT_CHUNK_BYTES, per_example_grads
+from remedy.examples import Data
+from remedy.task import LossFn
 
 
 @torch.no_grad()
-def diagonal_fisher(model: nn.Module, loss: LossFn, data: Examples, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Tensor:
-    """Flat ``[P]`` diagonal of the empirical Fisher of ``model`` on ``data``: the mean of squared
-    per-example gradients."""
-    total = torch.zeros_like(flatten(trainable(model)))
-    for _, g in tqdm(per_example_grads(model, loss, data, chunk_bytes), desc="fisher", disable=None, leave=False):
-        total += g.square().sum(0)
-    return total / len(data)
+def diagonal_fisher(
+    model: nn.Module, loss: LossFn, data: Data, chunk_bytes: int = DEFAULT_CHUNK_BYTES, store: Path | None = None
+) -> Tensor:
+    """Flat ``[P]`` diagonal of the empirical Fisher of ``model`` on ``data``: the mean of squared per-example
+    gradients, summed chunk by chunk in order (sharded across processes; saved per chunk in ``store``)."""
+    device = next(model.parameters()).device
+
+    def squares(chunk: Data) -> Tensor:
+        return sum(g.square().sum(0) for _, g in per_example_grads(model, loss, chunk, chunk_bytes))  # type: ignore[return-value]
+
+    total = sum_over_chunks(data, CHUNK_ROWS, squares, "fisher", store)
+    assert isinstance(total, Tensor)
+    return total.to(device) / len(data)

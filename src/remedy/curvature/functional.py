@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator
 
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from remedy.chunks import CHUNK_ROWS, sum_over_chunks
 from remedy.curvature.grads import trainable
 from remedy.curvature.operator import Curvature, as_matrix
-from remedy.task import Examples, LossFn
+from remedy.examples import Data, Examples
+from remedy.task import LossFn
 
 
 class FunctionalModel:
@@ -33,23 +34,16 @@ class FunctionalModel:
         return functional_call(self.model, (self.unflatten(flat), self.buffers), (x,))
 
 
-def chunks(data: Examples, size: int) -> Iterator[Examples]:
-    for start in range(0, len(data), size):
-        yield data[start : start + size]
-
-
-def random_subset(data: Examples, batch_size: int, generator: torch.Generator) -> Examples:
-    index = torch.randperm(len(data), generator=generator)[: min(batch_size, len(data))]
-    return data[index.to(data.y.device)]
+def random_subset(data: Data, batch_size: int, generator: torch.Generator) -> Data:
+    """``batch_size`` examples of ``data`` drawn without replacement by ``generator`` (a view for streamed data)."""
+    return data.subset(torch.randperm(len(data), generator=generator)[: min(batch_size, len(data))])
 
 
 class DataCurvature(Curvature):
     """A curvature of ``J(θ) = (1/N) Σ_i loss(f(θ, x_i), y_i) + (weight_decay/2) ‖θ‖²`` whose products are
     sums of per-chunk products; subclasses give the chunk product."""
 
-    def __init__(
-        self, model: nn.Module, loss: LossFn, data: Examples, weight_decay: float = 0.0, chunk: int = 512
-    ) -> None:
+    def __init__(self, model: nn.Module, loss: LossFn, data: Data, weight_decay: float = 0.0, chunk: int = 512) -> None:
         self.f = FunctionalModel(model)
         self.loss, self.data, self.weight_decay, self.chunk = loss, data, weight_decay, chunk
         self.n_params = self.f.theta.numel()
@@ -61,11 +55,15 @@ class DataCurvature(Curvature):
 
     def matvec(self, v: Tensor) -> Tensor:
         v, single = as_matrix(v)
-        out = torch.zeros_like(v)
-        for part in chunks(self.data, self.chunk):
-            out += self._chunk_products(part, v)
-        out = out / len(self.data) + self.weight_decay * v
+        total = sum_over_chunks(self.data, CHUNK_ROWS, lambda chunk: self._products(chunk, v), f"{self.name} product")
+        out = total.to(v) / len(self.data) + self.weight_decay * v  # type: ignore[union-attr]
         return out.squeeze(1) if single else out
+
+    def _products(self, chunk: Data, v: Tensor) -> Tensor:
+        out = torch.zeros_like(v)
+        for part in chunk.batches(self.chunk):
+            out += self._chunk_products(part.to(self.device), v)
+        return out
 
     def sample(self, batch_size: int, generator: torch.Generator) -> DataCurvature:
         subset = random_subset(self.data, batch_size, generator)

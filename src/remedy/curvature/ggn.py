@@ -7,7 +7,8 @@ from torch import Tensor
 from torch.func import grad, jvp, vjp, vmap
 
 from remedy.curvature.functional import DataCurvature
-from remedy.task import Examples, cross_entropy
+from remedy.examples import Examples
+from remedy.task import cross_entropy
 
 
 class GaussNewton(DataCurvature):

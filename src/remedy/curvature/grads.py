@@ -9,7 +9,8 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, jvp, vmap
 
 from remedy.errors import check
-from remedy.task import Examples, LossFn
+from remedy.examples import Data
+from remedy.task import LossFn
 
 DEFAULT_CHUNK_BYTES = 256 * 2**20
 """Upper bound on the bytes of one chunk of per-example gradients ``[B, P]``."""
@@ -32,7 +33,7 @@ def chunk_size(n_params: int, chunk_bytes: int, itemsize: int = 4) -> int:
 
 
 def per_example_grads(
-    model: nn.Module, loss: LossFn, data: Examples, chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    model: nn.Module, loss: LossFn, data: Data, chunk_bytes: int = DEFAULT_CHUNK_BYTES
 ) -> Iterator[tuple[int, Tensor]]:
     """Yield ``(start, G)`` where row ``i`` of ``G [B, P]`` is ``∇_θ loss(model(x_{start+i}), y_{start+i})``.
 
@@ -50,14 +51,15 @@ def per_example_grads(
         return loss(functional_call(model, (p, buffers), (x.unsqueeze(0),)), y.unsqueeze(0)).sum()
 
     batched = vmap(grad(single), in_dims=(None, 0, 0))
-    for start in range(0, len(data), size):
-        part = data[start : start + size]
+    start = 0
+    for part in data.batches(size):
         grads = batched(params, part.x.to(device), part.y.to(device))
         yield start, torch.cat([g.reshape(len(part), -1) for g in grads.values()], dim=1)
+        start += len(part)
 
 
 def directional_derivatives(
-    model: nn.Module, loss: LossFn, data: Examples, directions: Tensor, batch_size: int = 1024
+    model: nn.Module, loss: LossFn, data: Data, directions: Tensor, batch_size: int = 1024
 ) -> Tensor:
     """``D [N, k]`` with ``D[i, j] = ∇_θ loss(z_i)ᵀ directions[:, j]``, by forward-mode differentiation (``jvp``).
 
@@ -84,8 +86,8 @@ def directional_derivatives(
         return of
 
     out = []
-    for start in range(0, len(data), batch_size):
-        part = data[start : start + batch_size]
+    for part in data.batches(batch_size):
+        part = part.to(theta.device)
         f = losses(part.x, part.y)
         columns = [jvp(f, (theta,), (d,))[1] for d in directions.T]
         out.append(torch.stack(columns, dim=1))
@@ -99,7 +101,7 @@ JVP_DIRECTIONS = 4
 def gradient_products(
     model: nn.Module,
     loss: LossFn,
-    data: Examples,
+    data: Data,
     directions: Tensor,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     unit: bool = False,
@@ -118,17 +120,18 @@ def gradient_products(
     return torch.cat(parts)
 
 
-def weighted_gradient(
-    model: nn.Module, loss: LossFn, data: Examples, weights: Tensor, batch_size: int = 1024
-) -> Tensor:
+def weighted_gradient(model: nn.Module, loss: LossFn, data: Data, weights: Tensor, batch_size: int = 1024) -> Tensor:
     """``∇_θ Σ_i weights[i] · loss(z_i)``, flat ``[P]`` in :func:`trainable` order (batches with all-zero weights
     are skipped)."""
     params = [p for p in model.parameters() if p.requires_grad]
     total = [torch.zeros_like(p) for p in params]
-    for start in range(0, len(data), batch_size):
-        part, w = data[start : start + batch_size], weights[start : start + batch_size]
+    start = 0
+    for part in data.batches(batch_size):
+        w = weights[start : start + len(part)]
+        start += len(part)
         if bool((w != 0).any()):
-            value = loss(model(part.x), part.y) @ w.to(params[0].dtype)
+            part = part.to(params[0].device)
+            value = loss(model(part.x), part.y) @ w.to(params[0])
             for acc, g in zip(total, torch.autograd.grad(value, params), strict=True):
                 acc += g
     return torch.cat([g.reshape(-1) for g in total])

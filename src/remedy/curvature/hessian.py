@@ -7,7 +7,7 @@ from torch import Tensor
 from torch.func import grad, jvp, vmap
 
 from remedy.curvature.functional import DataCurvature
-from remedy.task import Examples
+from remedy.examples import Examples
 
 
 class Hessian(DataCurvature):

@@ -18,9 +18,11 @@ import torch
 import torch.nn.functional as nnf
 from torch import Tensor, nn
 
+from remedy.chunks import CHUNK_ROWS, sum_over_chunks
 from remedy.curvature.fisher import diagonal_fisher
 from remedy.curvature.operator import Curvature, as_matrix
-from remedy.task import Examples, LossFn
+from remedy.examples import Data
+from remedy.task import LossFn
 
 
 @dataclass
@@ -63,7 +65,7 @@ class KFAC(Curvature):
         self,
         model: nn.Module,
         loss: LossFn,
-        data: Examples,
+        data: Data,
         weight_decay: float = 0.0,
         eigen_corrected: bool = False,
         batch_size: int = 256,
@@ -105,7 +107,7 @@ class KFAC(Curvature):
         self._fit(model, loss, data, batch_size)
 
     def _passes(
-        self, model: nn.Module, loss: LossFn, data: Examples, batch_size: int
+        self, model: nn.Module, loss: LossFn, data: Data, batch_size: int
     ) -> Iterator[list[tuple[Tensor, Tensor]]]:
         """Yield, per mini-batch, ``[(a, g)]`` per block: inputs and per-example output gradients."""
         store: dict[int, list[Tensor]] = {}
@@ -116,8 +118,8 @@ class KFAC(Curvature):
 
         handles = [block.module.register_forward_hook(forward_hook) for block in self.blocks]
         try:
-            for start in range(0, len(data), batch_size):
-                part = data[start : start + batch_size]
+            for part in data.batches(batch_size):
+                part = part.to(self.device)
                 model.zero_grad(set_to_none=True)
                 loss(model(part.x), part.y).sum().backward()  # per-example output gradients: examples are independent
                 yield [(store[id(b.module)][0], store[id(b.module)][1]) for b in self.blocks]
@@ -126,29 +128,44 @@ class KFAC(Curvature):
                 handle.remove()
             model.zero_grad(set_to_none=True)
 
-    def _fit(self, model: nn.Module, loss: LossFn, data: Examples, batch_size: int) -> None:
-        n = len(data)
-        for block in self.blocks:
-            block.a_factor = torch.zeros(block.shape[1], block.shape[1], dtype=torch.float64, device=self.device)
-            block.s_factor = torch.zeros(block.shape[0], block.shape[0], dtype=torch.float64, device=self.device)
-        for pairs in self._passes(model, loss, data, batch_size):
-            for block, (a, g) in zip(self.blocks, pairs, strict=True):
-                positions = a.shape[1]
-                a, g = a.flatten(0, 1), g.flatten(0, 1)  # batch products in the model's precision, sums in float64
-                block.a_factor += (a.T @ a).double() / (n * positions)
-                block.s_factor += (g.T @ g).double() / n
-        for block in self.blocks:
+    def _fit(self, model: nn.Module, loss: LossFn, data: Data, batch_size: int) -> None:
+        """Two passes over ``data`` in chunks (sharded across processes, summed in chunk order): the Kronecker
+        factors, then (EK-FAC) the eigenvalues refitted to the per-example gradients in the factors' eigenbases."""
+        n, rows = len(data), CHUNK_ROWS
+
+        def factors(chunk: Data) -> tuple[Tensor, ...]:
+            a_sums = [torch.zeros(b.shape[1], b.shape[1], dtype=torch.float64, device=self.device) for b in self.blocks]
+            s_sums = [torch.zeros(b.shape[0], b.shape[0], dtype=torch.float64, device=self.device) for b in self.blocks]
+            for pairs in self._passes(model, loss, chunk, batch_size):
+                for j, (a, g) in enumerate(pairs):
+                    positions = a.shape[1]
+                    a, g = a.flatten(0, 1), g.flatten(0, 1)  # batch products in the model's precision, sums in float64
+                    a_sums[j] += (a.T @ a).double() / positions
+                    s_sums[j] += (g.T @ g).double()
+            return (*a_sums, *s_sums)
+
+        sums = sum_over_chunks(data, rows, factors, f"{self.name} factors")
+        for j, block in enumerate(self.blocks):
+            block.a_factor = sums[j].to(self.device) / n
+            block.s_factor = sums[len(self.blocks) + j].to(self.device) / n
             lam_a, block.q_a = torch.linalg.eigh(block.a_factor)
             lam_s, block.q_s = torch.linalg.eigh(block.s_factor)
             block.values = torch.outer(lam_s.clamp_min(0), lam_a.clamp_min(0))
-        if self.eigen_corrected:
-            for block in self.blocks:
-                block.values = torch.zeros_like(block.values)
-            for pairs in self._passes(model, loss, data, batch_size):
-                for block, (a, g) in zip(self.blocks, pairs, strict=True):
+        if not self.eigen_corrected:
+            return
+
+        def eigenvalues(chunk: Data) -> tuple[Tensor, ...]:
+            values = [torch.zeros_like(b.values) for b in self.blocks]
+            for pairs in self._passes(model, loss, chunk, batch_size):
+                for j, (block, (a, g)) in enumerate(zip(self.blocks, pairs, strict=True)):
                     per_example = torch.einsum("blo,bli->boi", g, a)  # G_n, then rotate: cheaper than rotating a
                     rotated = block.q_s.T.to(g.dtype) @ per_example @ block.q_a.to(a.dtype)
-                    block.values += rotated.square().sum(0).double() / n
+                    values[j] += rotated.square().sum(0).double()
+            return tuple(values)
+
+        corrected = sum_over_chunks(data, rows, eigenvalues, "ekfac eigenvalues")
+        for j, block in enumerate(self.blocks):
+            block.values = corrected[j].to(self.device) / n
 
     def _blocks_of(self, v: Tensor, block: _Block) -> Tensor:
         """The block's ``[out, in(+1), k]`` slice of ``v [P, k]``."""

@@ -10,8 +10,8 @@ from torch import Tensor
 from remedy.data.mnist import SPLIT_SEED, load_mnist
 from remedy.data.tabular import load_sklearn, make_moons, make_radial
 from remedy.errors import RemedyError, check
+from remedy.examples import Examples
 from remedy.seeds import stream
-from remedy.task import Examples
 
 DATASETS = ("mnist", "digits", "breast-cancer", "wine", "moons", "radial")
 

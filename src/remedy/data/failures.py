@@ -10,8 +10,9 @@ import torch
 from torch import Tensor, nn
 
 from remedy.errors import RemedyError, check
+from remedy.examples import Examples, ExamplesLike, as_examples
 from remedy.seeds import stream
-from remedy.task import Examples, ExamplesLike, as_examples, check_eval_model
+from remedy.task import check_eval_model
 
 Mode = tuple[int, int]
 """A failure mode: (true class, predicted class)."""
@@ -166,6 +167,18 @@ def split_failures(
             f"half, found {len(q)} and {len(h)}"
         )
     return Failures(
-        data[q], data[guard], data[h], data[rest], data[held], predicted[q], predicted[h],
-        q, guard, h, rest, held, val_fraction, seed,
-    )  # fmt: skip
+        data[q],
+        data[guard],
+        data[h],
+        data[rest],
+        data[held],
+        predicted[q],
+        predicted[h],
+        q,
+        guard,
+        h,
+        rest,
+        held,
+        val_fraction,
+        seed,
+    )

@@ -7,7 +7,7 @@ from typing import Any
 from torch import nn
 
 from remedy.data.failures import Failures, predict
-from remedy.task import Examples
+from remedy.examples import Examples
 
 
 def accuracy(model: nn.Module, data: Examples) -> float | None:
@@ -36,8 +36,12 @@ def evaluate(model: nn.Module, failures: Failures) -> dict[str, Any]:
         return float(right[name].double().mean()) if len(right[name]) else None
 
     return {
-        "accuracy": {"query": share("query"), "holdout": share("holdout"), "remaining": share("remaining"),
-                     "net": share("held_out")},
+        "accuracy": {
+            "query": share("query"),
+            "holdout": share("holdout"),
+            "remaining": share("remaining"),
+            "net": share("held_out"),
+        },
         "fixed": int(right["holdout"].sum()),
         "broken": int((~right["remaining"]).sum()),
-    }  # fmt: skip
+    }

@@ -112,9 +112,12 @@ def controls(
 
 
 def count_curve(
-    trial: Trial, rankings: Mapping[str, Tensor], counts: Sequence[int], net_before: float,
+    trial: Trial,
+    rankings: Mapping[str, Tensor],
+    counts: Sequence[int],
+    net_before: float,
     known: Mapping[tuple[str, int], Repair] | None = None,
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> list[dict[str, Any]]:
     """The net change on T_h as a function of the number of causes treated, for each ranking (the scorer's and
     the controls'), reusing repairs already made (``known[(name, count)]``)."""
     known = dict(known or {})

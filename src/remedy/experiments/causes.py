@@ -17,6 +17,7 @@ from remedy.data import load_dataset
 from remedy.data.failures import split_failures
 from remedy.evaluate import detection_curve, evaluate
 from remedy.evaluate.scoreboard import Trial, choose_count, controls, outcome
+from remedy.examples import Examples
 from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.experiments.causes_report import figures, tables
 from remedy.identify import SCORERS, identify
@@ -25,7 +26,6 @@ from remedy.models import build_model, train_model
 from remedy.models.train import TrainConfig
 from remedy.pipeline import DemoConfig, corrupt
 from remedy.posterior import Posterior
-from remedy.task import Examples
 from remedy.treat import TREATMENTS
 
 SEEDS = 5

@@ -9,13 +9,14 @@ import torch
 from torch import nn
 
 from remedy.curvature.functional import FunctionalModel
+from remedy.examples import Examples
 from remedy.fidelity import Trainer, penalised_loss
 from remedy.models import train_model
 from remedy.models.train import TrainConfig
 from remedy.posterior import Posterior
 from remedy.puma import Patch
 from remedy.seeds import seeded
-from remedy.task import Examples, cross_entropy
+from remedy.task import cross_entropy
 
 
 @torch.no_grad()

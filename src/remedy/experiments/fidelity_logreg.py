@@ -10,6 +10,7 @@ from torch import nn
 
 from remedy.curvature import InverseSettings
 from remedy.data import load_dataset
+from remedy.examples import Examples
 from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.experiments.common import full_batch_posterior
 from remedy.fidelity import Responses, influence, lds, minimise, summarise
@@ -17,7 +18,7 @@ from remedy.metrics import PerExampleLoss
 from remedy.models import LogisticRegression
 from remedy.report.plots import to_data_uri
 from remedy.seeds import seeded, stream
-from remedy.task import Examples, cross_entropy
+from remedy.task import cross_entropy
 
 WD, POINTS, MEASUREMENTS, SUBSETS = 0.1, 60, 5, 30
 ESTIMATORS = {

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from remedy.curvature import InverseSettings
 from remedy.data import load_dataset
 from remedy.data.catalog import stratified_split
+from remedy.examples import Examples
 from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.experiments.common import full_batch_posterior, predict
 from remedy.fidelity import Estimate, GradientDescent, Responses, ewc_changes, influence, summarise
@@ -24,7 +25,6 @@ from remedy.metrics import PerExampleLoss
 from remedy.models import MLP
 from remedy.report.plots import to_data_uri
 from remedy.seeds import seeded, stream
-from remedy.task import Examples
 
 ESTIMATORS: dict[str, Estimate] = {
     "cg": influence(InverseSettings("ggn", "cg", damping=0.0, options={"max_iter": 20})),

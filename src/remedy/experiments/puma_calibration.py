@@ -8,6 +8,7 @@ from remedy.curvature import InverseSettings
 from remedy.data.corrupt import flip_uniform
 from remedy.data.tabular import make_moons
 from remedy.evaluate import detection_curve
+from remedy.examples import Examples
 from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.experiments.common import accuracy, fit, patch_numbers
 from remedy.metrics import ECE, Error, reliability
@@ -17,7 +18,6 @@ from remedy.posterior import Posterior
 from remedy.puma import patch, valuation
 from remedy.report import plots
 from remedy.seeds import stream
-from remedy.task import Examples
 
 CONFIG = TrainConfig(lr=1e-2, max_epochs=300, patience=30)
 INVERSE = InverseSettings("ggn", "direct", damping=0.1)

@@ -11,13 +11,13 @@ from remedy.curvature import InverseSettings
 from remedy.data import load_dataset
 from remedy.data.corrupt import flip_uniform
 from remedy.evaluate import detection_curve
+from remedy.examples import Examples
 from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.metrics import Loss
 from remedy.models import build_model, train_model
 from remedy.puma import valuation
 from remedy.report import plots
 from remedy.seeds import stream
-from remedy.task import Examples
 
 RATE = 0.1
 INVERSE = InverseSettings("ggn", "cg", damping=0.01, options={"max_iter": 10})

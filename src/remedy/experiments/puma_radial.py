@@ -6,6 +6,7 @@ import torch
 
 from remedy.curvature import InverseSettings
 from remedy.data.tabular import make_radial
+from remedy.examples import Examples
 from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.experiments.common import accuracy, fit, patch_numbers, predict
 from remedy.metrics import Error, PerExampleLoss
@@ -15,7 +16,6 @@ from remedy.posterior import Posterior
 from remedy.puma import patch
 from remedy.report import plots
 from remedy.seeds import stream
-from remedy.task import Examples
 
 CONFIG = TrainConfig(lr=1e-2, max_epochs=300, patience=30)
 INVERSE = InverseSettings("ggn", "direct", damping=1e-3)

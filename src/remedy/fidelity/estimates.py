@@ -43,7 +43,7 @@ def ewc_changes(posterior: Posterior, metric: Metric, points: Tensor) -> Tensor:
     """
     check(isinstance(metric, PerExampleLoss), "metric", "a PerExampleLoss for EWC-influence (it inserts examples)")
     columns, measured = [], metric.data
-    train = posterior.train[points]
+    train = posterior.train.subset(points)
     before = posterior.log_likelihood(train)
     for q in tqdm(range(len(measured)), desc="ewc-influence", disable=None, leave=False):
         example = measured[q : q + 1]

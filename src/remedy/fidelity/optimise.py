@@ -10,7 +10,8 @@ import torch
 from torch import Tensor
 
 from remedy.errors import check
-from remedy.task import Examples, LossFn
+from remedy.examples import Examples
+from remedy.task import LossFn
 
 Objective = Callable[[Tensor], Tensor]
 """A scalar function of a flat parameter vector."""

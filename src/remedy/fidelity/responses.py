@@ -34,6 +34,7 @@ from remedy.curvature.functional import FunctionalModel
 from remedy.curvature.operator import DENSE_LIMIT
 from remedy.curvature.solvers import ihvp
 from remedy.errors import check
+from remedy.examples import Examples
 from remedy.fidelity.agreement import TRUTHS
 from remedy.fidelity.optimise import Trainer, minimise, penalised_loss
 from remedy.metrics import DataMetric
@@ -56,6 +57,11 @@ class Responses:
         retrain: Trainer | None = None,
     ) -> None:
         check(proximity >= 0, "proximity", f"a non-negative λ, got {proximity}")
+        check(
+            isinstance(posterior.train, Examples),
+            "posterior",
+            "training data in memory (the ground truths are full-batch)",
+        )
         self.posterior, self.proximity, self.tol = posterior, proximity, tol
         self.retrain: Trainer = retrain or self._solve
         self.worst_gradient = 0.0

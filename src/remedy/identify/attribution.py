@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from remedy.errors import check
-from remedy.task import Examples
+from remedy.examples import Examples
 
 NORMALIZATIONS = ("none", "unit", "theta-relative", "l-relative", "cosine")
 AGGREGATIONS = ("sum", "mean-rank", "class-max")

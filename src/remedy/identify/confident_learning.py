@@ -20,5 +20,5 @@ def cleanlab(posterior: Posterior, failures: Failures, *, folds: int = 5, seed: 
     ``folds``-fold cross-fitting with the posterior's own model and training recipe (``folds`` trainings, shared
     with the ``relabel`` treatment). ``failures`` is not used."""
     probs = out_of_sample(posterior, folds, seed)
-    quality = get_label_quality_scores(posterior.train.y.cpu().numpy(), probs.numpy())
+    quality = get_label_quality_scores(posterior.train.labels.cpu().numpy(), probs.numpy())
     return 1.0 - torch.from_numpy(quality)

@@ -7,11 +7,11 @@ from torch import Tensor
 
 from remedy.data.failures import Failures
 from remedy.errors import check
+from remedy.examples import Examples
 from remedy.identify.attribution import combine
 from remedy.identify.registry import SCORERS, posterior_edit_scores
 from remedy.models.train import TrainConfig
 from remedy.posterior import Posterior
-from remedy.task import Examples
 from remedy.update import EWC
 
 MIN_MODE = 8

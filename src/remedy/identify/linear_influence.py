@@ -8,12 +8,12 @@ from torch import Tensor
 
 from remedy.curvature import DEFAULT_INVERSE, InverseSettings, weighted_gradient
 from remedy.data.failures import Failures
+from remedy.examples import Examples, ExamplesLike
 from remedy.identify.attribution import NORMALIZATIONS, attribute
 from remedy.identify.registry import SCORERS
 from remedy.identify.self_influence import inverse_gradient_norms
 from remedy.metrics import PerExampleLoss
 from remedy.posterior import Posterior
-from remedy.task import Examples, ExamplesLike
 
 
 class InfluencePairs:
@@ -30,7 +30,7 @@ class InfluencePairs:
         if normalize == "unit":
             return self.posterior.memo(
                 "gradient-norms",
-                lambda: torch.cat([g.double().norm(dim=1).cpu() for _, g in self.posterior.train_grads()]),
+                lambda: torch.cat(self.posterior.map_grads(lambda g: g.double().norm(dim=1), "gradient-norms", {})),
             )
         solved, quadratic = inverse_gradient_norms(self.posterior, self.settings)
         return solved if normalize == "theta-relative" else quadratic.clamp_min(0).sqrt()

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from torch import Tensor
 
+from remedy.examples import Examples
 from remedy.posterior import Posterior
 from remedy.registry import Registry
-from remedy.task import Examples
 from remedy.update import Update
 
 Scorer = Callable[..., Tensor]

@@ -10,10 +10,10 @@ from torch import Tensor, nn
 
 from remedy.data.failures import Failures
 from remedy.errors import check
+from remedy.examples import Data, Examples
 from remedy.identify.attribution import attribute
 from remedy.identify.registry import SCORERS
 from remedy.posterior import Posterior
-from remedy.task import Examples
 
 
 def last_linear(model: nn.Module, num_classes: int) -> nn.Linear:
@@ -24,13 +24,15 @@ def last_linear(model: nn.Module, num_classes: int) -> nn.Linear:
 
 
 @torch.no_grad()
-def features(model: nn.Module, layer: nn.Linear, x: Tensor, batch_size: int = 1024) -> Tensor:
-    """``[n, d + 1]``: the inputs of ``layer`` for ``x``, float64, with a column of ones for the bias."""
+def features(model: nn.Module, layer: nn.Linear, data: Data, batch_size: int = 1024) -> Tensor:
+    """``[n, d + 1]``: the inputs of ``layer`` for every example of ``data``, float64, with a column of ones for
+    the bias (on the model's device)."""
+    device = next(model.parameters()).device
     store: list[Tensor] = []
     handle = layer.register_forward_hook(lambda module, inputs, output: store.append(inputs[0].flatten(1)))
     try:
-        for i in range(0, len(x), batch_size):
-            model(x[i : i + batch_size])
+        for part in data.batches(batch_size):
+            model(part.x.to(device))
     finally:
         handle.remove()
     f = torch.cat(store).double()
@@ -53,12 +55,19 @@ def fit_representer(posterior: Posterior, lam: float) -> Representer:
     ``W = Σ_i α_i f_iᵀ`` exactly (Yeh et al. Theorem 3.1)."""
     check(lam > 0, "lam", f"a positive L2 strength, got {lam}")
     layer = last_linear(posterior.model, posterior.num_classes)
-    f = features(posterior.model, layer, posterior.train.x)
-    y = posterior.train.y
+    f = features(posterior.model, layer, posterior.train)
+    y = posterior.train.labels.to(f.device)
     bias = layer.bias.detach() if layer.bias is not None else torch.zeros(layer.out_features)
     w = torch.cat([layer.weight.detach(), bias[:, None]], 1).double().clone().requires_grad_(True)
-    optimiser = torch.optim.LBFGS([w], lr=1, max_iter=500, tolerance_grad=1e-10, tolerance_change=0,
-                                  history_size=50, line_search_fn="strong_wolfe")  # fmt: skip
+    optimiser = torch.optim.LBFGS(
+        [w],
+        lr=1,
+        max_iter=500,
+        tolerance_grad=1e-10,
+        tolerance_change=0,
+        history_size=50,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure() -> Tensor:
         optimiser.zero_grad()
@@ -86,7 +95,8 @@ class RepresenterPairs:
     def harm(self, queries: Examples, normalize: str, weights: Tensor | None = None) -> Tensor:
         posterior, fit = self.posterior, self.fit
         layer = last_linear(posterior.model, posterior.num_classes)
-        fq = features(posterior.model, layer, posterior.examples(queries, "queries").x)  # [Q, d+1]
+        queries = posterior.examples(queries, "queries")
+        fq = features(posterior.model, layer, queries)  # [Q, d+1]
         logits = (fq @ fit.weight.T).requires_grad_(True)
         (gq,) = torch.autograd.grad(posterior.loss(logits, queries.y.to(logits.device)).sum(), logits)  # [Q, C]
         alpha, f = fit.alpha, fit.train_features

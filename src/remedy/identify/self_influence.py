@@ -28,12 +28,13 @@ def inverse_gradient_norms(posterior: Posterior, inverse: InverseSettings) -> tu
 
     def compute() -> tuple[Tensor, Tensor]:
         damped = posterior.inverse(inverse)
-        norms, quadratic = [], []
-        for _, g in posterior.train_grads():
-            solved = (damped @ g.T.contiguous()).T
-            norms.append(solved.double().norm(dim=1).cpu())
-            quadratic.append((solved.double() * g.double()).sum(1).cpu())
-        return torch.cat(norms), torch.cat(quadratic)
+
+        def both(g: Tensor) -> tuple[Tensor, Tensor]:
+            solved = (damped @ g.T.contiguous()).T.double()
+            return solved.norm(dim=1), (solved * g.double()).sum(1)
+
+        parts = posterior.map_grads(both, "inverse-gradient-norms", {"inverse": inverse.key()})
+        return torch.cat([p[0] for p in parts]).cpu(), torch.cat([p[1] for p in parts]).cpu()
 
     return posterior.memo(("inverse-gradient-norms", inverse.key()), compute)
 

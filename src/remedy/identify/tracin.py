@@ -6,12 +6,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from remedy.chunks import over_chunks
 from remedy.curvature import gradient_products, per_example_grads
 from remedy.data.failures import Failures
+from remedy.examples import Data, Examples
 from remedy.identify.attribution import attribute
 from remedy.identify.registry import SCORERS
 from remedy.posterior import Posterior
-from remedy.task import Examples
 
 
 class TracInPairs:
@@ -36,9 +37,13 @@ class TracInPairs:
             if normalize == "cosine":
                 grads = grads / grads.norm(dim=1, keepdim=True).clamp_min(1e-30)
             directions = grads.T if weights is None else grads.T @ weights.to(grads)
-            values = -self.lr * gradient_products(
-                model, posterior.loss, posterior.train, directions, posterior.chunk_bytes, unit=normalize != "none"
-            )
+
+            def products(chunk: Data, model: nn.Module = model, directions: Tensor = directions) -> Tensor:
+                return gradient_products(
+                    model, posterior.loss, chunk, directions, posterior.chunk_bytes, normalize != "none"
+                )
+
+            values = -self.lr * torch.cat(over_chunks(posterior.train, posterior.rows, products, "tracin"))
             total = values.double().cpu() if total is None else total + values.double().cpu()
         assert total is not None
         return total

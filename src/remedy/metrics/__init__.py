@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from remedy.examples import Examples
 from remedy.metrics.base import Custom, DataMetric, Metric, Stack, Where, select
 from remedy.metrics.calibration import ECE, ece, reliability
 from remedy.metrics.fairness import FairnessGap
 from remedy.metrics.loss import Error, Loss, PerExampleLoss
 from remedy.registry import Registry
-from remedy.task import Examples
 
 METRICS: Registry[Callable[..., Metric]] = Registry("--metric")
 METRICS.register("loss")(Loss)

@@ -15,7 +15,7 @@ from torch.func import jacrev
 
 from remedy.curvature.functional import FunctionalModel
 from remedy.errors import check
-from remedy.task import Examples, as_examples
+from remedy.examples import Examples, as_examples
 
 Where = Tensor | Callable[[Tensor, Tensor], Tensor] | None
 """A slice of a dataset: a boolean mask, a predicate ``(x, y) -> mask``, or ``None`` for all of it."""

@@ -6,8 +6,8 @@ import torch
 from torch import Tensor
 
 from remedy.errors import check
+from remedy.examples import Examples
 from remedy.metrics.base import DataMetric, Where
-from remedy.task import Examples
 
 
 def ece(logits: Tensor, y: Tensor, bins: int = 15) -> Tensor:

@@ -6,8 +6,9 @@ import torch
 from torch import Tensor
 
 from remedy.errors import check
+from remedy.examples import Examples
 from remedy.metrics.base import DataMetric
-from remedy.task import Examples, LossFn, cross_entropy
+from remedy.task import LossFn, cross_entropy
 
 
 class FairnessGap(DataMetric):

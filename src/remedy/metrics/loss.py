@@ -7,8 +7,9 @@ from torch import Tensor, nn
 
 from remedy.curvature import per_example_grads
 from remedy.errors import check
+from remedy.examples import Examples
 from remedy.metrics.base import DataMetric, Where
-from remedy.task import Examples, LossFn, cross_entropy
+from remedy.task import LossFn, cross_entropy
 
 
 class Loss(DataMetric):

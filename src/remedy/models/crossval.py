@@ -13,40 +13,40 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from remedy.errors import check
+from remedy.examples import Data
 from remedy.models.fit import TrainConfig
 from remedy.models.train import train_model
 from remedy.seeds import derive
-from remedy.task import Examples, LossFn
+from remedy.task import LossFn
 
 if TYPE_CHECKING:
     from remedy.posterior import Posterior
 
 
 @torch.no_grad()
-def probabilities(model: nn.Module, x: Tensor, batch_size: int = 1024) -> Tensor:
-    """``softmax(model(x))`` in batches, on the CPU, float64."""
+def probabilities(model: nn.Module, data: Data, batch_size: int = 1024) -> Tensor:
+    """``softmax(model(x))`` for every example of ``data``, in batches, on the CPU, float64."""
     device = next(model.parameters()).device
-    parts = [
-        torch.softmax(model(x[i : i + batch_size].to(device)).double(), -1).cpu() for i in range(0, len(x), batch_size)
-    ]
-    return torch.cat(parts)
+    return torch.cat([torch.softmax(model(b.x.to(device)).double(), -1).cpu() for b in data.batches(batch_size)])
 
 
 def out_of_sample_probabilities(
-    make: Callable[[int], nn.Module], train: Examples, loss: LossFn, config: TrainConfig, folds: int, seed: int
+    make: Callable[[int], nn.Module], train: Data, loss: LossFn, config: TrainConfig, folds: int, seed: int
 ) -> Tensor:
     """``[N, C]`` probabilities where row i comes from a model trained, from a fresh ``make(seed_k)``, with
     ``config`` on the other ``folds − 1`` class-stratified folds (so it never saw example i)."""
     check(folds >= 2, "folds", f"at least 2 folds, got {folds}")
-    labels = train.y.cpu().numpy()
+    labels = train.labels.cpu().numpy()
     splitter = StratifiedKFold(folds, shuffle=True, random_state=derive(seed, "folds") % 2**32)
     out: Tensor | None = None
     splits = list(splitter.split(np.zeros(len(labels)), labels))
     for k, (fit_index, held_index) in enumerate(tqdm(splits, desc="cross-fitting", disable=None, leave=False)):
         fold_seed = derive(seed, f"fold-{k}") % 2**31
-        model, _ = train_model(make(fold_seed), train[torch.as_tensor(fit_index)], loss, config, fold_seed, "fold")
+        model, _ = train_model(
+            make(fold_seed), train.subset(torch.as_tensor(fit_index)), loss, config, fold_seed, "fold"
+        )
         held = torch.as_tensor(held_index)
-        probs = probabilities(model, train.x[held.to(train.x.device)])
+        probs = probabilities(model, train.subset(held))
         out = torch.zeros(len(labels), probs.shape[1], dtype=torch.float64) if out is None else out
         out[held] = probs
     assert out is not None

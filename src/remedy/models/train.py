@@ -9,20 +9,21 @@ import torch
 from torch import nn
 
 from remedy.errors import check
+from remedy.examples import Data, Examples, ExamplesLike, as_data
 from remedy.models.fit import FitLog, TrainConfig, fit
 from remedy.seeds import stream
-from remedy.task import Examples, ExamplesLike, LossFn, as_examples, cross_entropy
+from remedy.task import LossFn, cross_entropy
 
 
 @torch.no_grad()
 def loss_and_error(
-    model: nn.Module, data: Examples, loss: LossFn = cross_entropy, batch_size: int = 1024
+    model: nn.Module, data: Data, loss: LossFn = cross_entropy, batch_size: int = 1024
 ) -> tuple[float, float]:
     """Mean per-example loss of ``model`` on ``data`` and the fraction it misclassifies, in one pass."""
     device = next(model.parameters()).device
     total, wrong = 0.0, 0
-    for i in range(0, len(data), batch_size):
-        chunk = data[i : i + batch_size].to(device)
+    for chunk in data.batches(batch_size):
+        chunk = chunk.to(device)
         logits = model(chunk.x)
         total += float(loss(logits, chunk.y).sum())
         wrong += int((logits.argmax(-1) != chunk.y).sum())
@@ -49,16 +50,19 @@ def train_model(
     The input model is not modified; the trained copy is returned in eval mode with its log.
     """
     config = config or TrainConfig()
-    train = as_examples(train, "train")
+    train = as_data(train, "train")
     check(0.0 < config.val_fraction < 1.0, "val_fraction", f"a fraction in (0, 1), got {config.val_fraction}")
     check(len(train) >= 2, "train", f"at least 2 examples, got {len(train)}")
     model = copy.deepcopy(model)
     device = next(model.parameters()).device
     fit_index, val_index = validation_split(len(train), config.val_fraction, seed)
-    fit_part, val_part = train[fit_index].to(device), train[val_index].to(device)
+    fit_part, val_part = train.subset(fit_index), train.subset(val_index)
+    if isinstance(train, Examples):
+        fit_part, val_part = fit_part.to(device), val_part.to(device)
 
     def objective(batch: torch.Tensor) -> torch.Tensor:
-        return loss(model(fit_part.x[batch]), fit_part.y[batch]).mean()
+        part = fit_part.take(batch).to(device)
+        return loss(model(part.x), part.y).mean()
 
     log = fit(
         model,

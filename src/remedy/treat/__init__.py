@@ -8,9 +8,9 @@ from typing import Any
 from torch import Tensor
 
 from remedy.errors import check
+from remedy.examples import ExamplesLike
 from remedy.posterior import Posterior
 from remedy.registry import import_all
-from remedy.task import ExamplesLike
 from remedy.treat.guard import Repair, guarded
 from remedy.treat.registry import TREATMENTS
 

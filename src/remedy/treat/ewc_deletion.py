@@ -7,9 +7,9 @@ from dataclasses import replace
 from torch import Tensor, nn
 
 from remedy.errors import check
+from remedy.examples import Examples
 from remedy.models.train import TrainConfig
 from remedy.posterior import Posterior
-from remedy.task import Examples
 from remedy.treat.registry import TREATMENTS
 from remedy.update import EWC
 

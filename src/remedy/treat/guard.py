@@ -11,7 +11,7 @@ from torch import nn
 
 from remedy.errors import RemedyWarning
 from remedy.evaluate import accuracy
-from remedy.task import Examples
+from remedy.examples import Examples
 
 BACK_OFF = (0.5, 0.25, 0.125, 0.0625, 0.03125)
 """The fractions of a treatment's parameter change tried, in order, when the whole change breaks the guard."""

@@ -6,9 +6,9 @@ from torch import Tensor, nn
 
 from remedy.curvature import DEFAULT_INVERSE, InverseSettings, build_curvature
 from remedy.curvature.functional import random_subset
+from remedy.examples import Examples
 from remedy.posterior import Posterior
 from remedy.seeds import stream
-from remedy.task import Examples
 from remedy.treat.registry import TREATMENTS
 
 
@@ -33,7 +33,7 @@ def newton(
     if len(causes) == 0:  # nothing to remove
         return posterior.copy_model()
     kept = posterior.kept(causes)
-    removed = posterior.train[causes.to(posterior.device)]
+    removed = posterior.train.subset(causes)
     theta = posterior.theta()
     gradient = posterior.gradient(removed) * len(removed) + len(removed) * posterior.weight_decay * theta
     if inverse.examples is not None and inverse.examples < len(kept):

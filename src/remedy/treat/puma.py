@@ -6,11 +6,11 @@ import torch
 from torch import Tensor, nn
 
 from remedy.curvature import DEFAULT_INVERSE, InverseSettings
+from remedy.examples import Examples
 from remedy.metrics import Error, Metric, build_metric
 from remedy.posterior import Posterior
 from remedy.puma import patch
 from remedy.seeds import stream
-from remedy.task import Examples
 from remedy.treat.registry import TREATMENTS
 
 
@@ -38,9 +38,7 @@ def puma(
         return posterior.copy_model()
     kept = torch.nonzero(~torch.isin(torch.arange(posterior.n), causes)).flatten()
     sample = kept[torch.randperm(len(kept), generator=stream(seed, "puma-reference"))[:reference]]
-    preserve = (
-        metric if isinstance(metric, Metric) else build_metric(metric, posterior.train[sample.to(posterior.device)])
-    )
+    preserve = metric if isinstance(metric, Metric) else build_metric(metric, posterior.train.take(sample))
     fix = patch(
         posterior,
         causes,

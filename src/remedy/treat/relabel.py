@@ -6,10 +6,10 @@ import torch
 from torch import Tensor, nn
 
 from remedy.errors import check
+from remedy.examples import Examples
 from remedy.models.crossval import out_of_sample, probabilities
 from remedy.models.train import TrainConfig
 from remedy.posterior import Posterior
-from remedy.task import Examples
 from remedy.treat.registry import TREATMENTS
 from remedy.update import FineTune
 
@@ -20,12 +20,11 @@ def corrected_labels(posterior: Posterior, causes: Tensor, source: str, folds: i
     shared with the ``cleanlab`` scorer). A cause is flagged because its label is suspect, so the given label is
     never kept."""
     check(source in ("model", "out-of-sample"), "source", f"'model' or 'out-of-sample', got {source!r}")
-    index = causes.to(posterior.device)
     if source == "model":
-        probs = probabilities(posterior.model, posterior.train.x[index])
+        probs = probabilities(posterior.model, posterior.train.subset(causes))
     else:
         probs = out_of_sample(posterior, folds, seed)[causes]
-    given = posterior.train.y[index].cpu()
+    given = posterior.train.labels[causes.to(posterior.train.labels.device)].cpu()
     probs[torch.arange(len(causes)), given] = -1.0
     return probs.argmax(1)
 
@@ -45,7 +44,7 @@ def relabel(
     """Maximise ``log p(D' | θ)`` by Adam from θ̂, where D' is D with each cause's label replaced by
     :func:`corrected_labels`, early-stopped on the ``guard`` (``stop_on``: its loss, or its error rate with the
     loss breaking ties). Unlike removal, a corrected example keeps teaching the model its true class."""
-    labels = posterior.train.y.clone()
+    labels = posterior.train.labels.clone()
     if len(causes):
         labels[causes.to(labels.device)] = corrected_labels(posterior, causes, source, folds, seed).to(labels.device)
-    return posterior.insert(Examples(posterior.train.x, labels), FineTune(config, seed, stop_on), guard).model
+    return posterior.insert(posterior.train.relabelled(labels), FineTune(config, seed, stop_on), guard).model

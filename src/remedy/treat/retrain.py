@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from remedy.examples import Examples
 from remedy.models.train import TrainConfig, train_model
 from remedy.posterior import Posterior
-from remedy.task import Examples
 from remedy.treat.registry import TREATMENTS
 
 

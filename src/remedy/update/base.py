@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Protocol
 from torch import Tensor, nn
 
 from remedy.errors import check
+from remedy.examples import Data, Examples
 from remedy.models.fit import FitLog, fit
 from remedy.models.train import TrainConfig, loss_and_error
-from remedy.task import Examples, LossFn
+from remedy.task import LossFn
 
 if TYPE_CHECKING:
     from remedy.posterior import Posterior
@@ -28,7 +29,7 @@ class Fitted:
 class Update(Protocol):
     """An update strategy: one row of SPEC §3's table."""
 
-    def insert(self, posterior: Posterior, data: Examples, stop: Examples) -> Fitted:
+    def insert(self, posterior: Posterior, data: Data, stop: Examples) -> Fitted:
         """θ* ≈ argmax of ``p(θ | D, data)``, early-stopped on ``stop``."""
         ...
 

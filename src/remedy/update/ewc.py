@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
+from remedy.examples import Data, Examples
 from remedy.models.train import TrainConfig
-from remedy.task import Examples
 from remedy.update.base import Fitted, refit
 
 if TYPE_CHECKING:
@@ -48,15 +48,16 @@ class EWC:
     seed: int = 0
     stop_on: str = "loss"
 
-    def _fit(self, posterior: Posterior, data: Examples, stop: Examples, sign: float, desc: str) -> Fitted:
+    def _fit(self, posterior: Posterior, data: Data, stop: Examples, sign: float, desc: str) -> Fitted:
         def objective(model: nn.Module, batch: Tensor) -> Tensor:
-            nll = posterior.loss(model(data.x[batch]), data.y[batch]).mean()
+            part = data.take(batch).to(posterior.device)
+            nll = posterior.loss(model(part.x), part.y).mean()
             return sign * nll + self.penalty_scale * laplace_penalty(posterior, model, self.prior_precision)
 
         return refit(posterior, objective, len(data), stop, self.config, self.seed, desc, self.stop_on)
 
-    def insert(self, posterior: Posterior, data: Examples, stop: Examples) -> Fitted:
+    def insert(self, posterior: Posterior, data: Data, stop: Examples) -> Fitted:
         return self._fit(posterior, data, stop, 1.0, "ewc insert")
 
     def delete(self, posterior: Posterior, causes: Tensor, stop: Examples) -> Fitted:
-        return self._fit(posterior, posterior.train[causes.to(posterior.device)], stop, -1.0, "ewc delete")
+        return self._fit(posterior, posterior.train.subset(causes), stop, -1.0, "ewc delete")

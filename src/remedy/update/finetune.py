@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from torch import Tensor, nn
 
+from remedy.examples import Data, Examples
 from remedy.models.train import TrainConfig
-from remedy.task import Examples
 from remedy.update.base import Fitted, refit
 
 if TYPE_CHECKING:
@@ -27,13 +27,14 @@ class FineTune:
     seed: int = 0
     stop_on: str = "loss"
 
-    def _fit(self, posterior: Posterior, data: Examples, stop: Examples, desc: str) -> Fitted:
+    def _fit(self, posterior: Posterior, data: Data, stop: Examples, desc: str) -> Fitted:
         def objective(model: nn.Module, batch: Tensor) -> Tensor:
-            return posterior.loss(model(data.x[batch]), data.y[batch]).mean()
+            part = data.take(batch).to(posterior.device)
+            return posterior.loss(model(part.x), part.y).mean()
 
         return refit(posterior, objective, len(data), stop, self.config, self.seed, desc, self.stop_on)
 
-    def insert(self, posterior: Posterior, data: Examples, stop: Examples) -> Fitted:
+    def insert(self, posterior: Posterior, data: Data, stop: Examples) -> Fitted:
         return self._fit(posterior, data, stop, "fine-tune insert")
 
     def delete(self, posterior: Posterior, causes: Tensor, stop: Examples) -> Fitted:

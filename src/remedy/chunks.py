@@ -1,0 +1,132 @@
+"""Passes over the training set in fixed chunks: sharded across the processes of ``torch.distributed`` (each rank
+computes every ``world``-th chunk, then all ranks gather every result) and, given a folder, saved chunk by chunk,
+so that a run that is killed resumes with the chunks it finished.
+
+The chunks are the same however many processes run, and sums are taken in a fixed order
+(:func:`sum_over_chunks`), so one process and several give the same numbers to the last bit (with the same
+number of threads per process). ``torchrun --nproc-per-node N -m remedy diagnose …`` starts the processes; on several
+machines the same launcher with a rendezvous endpoint does (``torchrun --nnodes M --rdzv-endpoint HOST:PORT``).
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from remedy.examples import Data
+from remedy.io import atomic_write
+
+Result = Tensor | tuple[Tensor, ...]
+
+CHUNK_ROWS = 2048
+"""Examples per chunk of a summed pass: the unit of work that is sharded, saved and resumed (within a chunk,
+per-example work is batched to the memory budget)."""
+
+
+def world() -> tuple[int, int]:
+    """This process's rank and the number of processes (0 and 1 without ``torch.distributed``)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _save(path: Path, value: Result) -> None:
+    parts = value if isinstance(value, tuple) else (value,)
+    tensors = {str(i): t.detach().cpu().contiguous() for i, t in enumerate(parts)}
+    tensors["tuple"] = torch.tensor(int(isinstance(value, tuple)))
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp)))
+
+
+def _load(path: Path) -> Result:
+    tensors = load_file(str(path))
+    parts = tuple(tensors[str(i)] for i in range(len(tensors) - 1))
+    return parts if int(tensors["tuple"]) else parts[0]
+
+
+def over_chunks(
+    data: Data, rows: int, compute: Callable[[Data], Result], desc: str = "pass", store: Path | None = None
+) -> list[Result]:
+    """``compute(chunk)`` for the consecutive chunks of ``rows`` examples of ``data``, in chunk order, on the CPU.
+
+    With several processes each computes its share and every process receives all results. With ``store``, a
+    finished chunk is written there at once (atomically) and a chunk found there is not computed again: the
+    caller must key ``store`` by everything the results depend on (model, data, settings)."""
+    rank, size = world()
+    starts = list(range(0, len(data), max(1, rows)))
+    results: dict[int, Result] = {}
+    if store is not None:
+        for i in range(len(starts)):
+            if (store / f"{i:06d}.safetensors").is_file():
+                results[i] = _load(store / f"{i:06d}.safetensors")
+    mine = [i for i in range(len(starts)) if i % size == rank and i not in results]
+    for i in tqdm(mine, desc=desc, disable=None if rank == 0 and len(mine) > 1 else True, leave=False):
+        chunk = data.subset(torch.arange(starts[i], min(starts[i] + rows, len(data))))
+        value = compute(chunk)
+        value = tuple(t.detach().cpu() for t in value) if isinstance(value, tuple) else value.detach().cpu()
+        results[i] = value
+        if store is not None:
+            _save(store / f"{i:06d}.safetensors", value)
+    if size > 1:
+        gathered: list[dict[int, Result] | None] = [None] * size
+        dist.all_gather_object(gathered, {i: results[i] for i in mine})
+        for part in gathered:
+            results.update(part or {})
+    return [results[i] for i in range(len(starts))]
+
+
+def ordered_sum(values: Sequence[Result]) -> Result:
+    """The sum of per-chunk results (tensors, or tuples summed element by element), in order."""
+    if isinstance(values[0], tuple):
+        return tuple(functools.reduce(operator.add, parts) for parts in zip(*values, strict=True))
+    return functools.reduce(operator.add, values)
+
+
+def sum_over_chunks(
+    data: Data,
+    rows: int,
+    compute: Callable[[Data], Result],
+    desc: str = "pass",
+    store: Path | None = None,
+    group: int = 16,
+) -> Result:
+    """``Σ compute(chunk)`` over the consecutive chunks of ``rows`` examples, in bounded memory: the chunks are
+    summed in order within fixed groups of ``group`` chunks, and the groups' sums in order, so the result is the
+    same to the last bit whatever the number of processes (each computes every ``world``-th group). With
+    ``store``, finished chunks are saved and reused as in :func:`over_chunks`."""
+    rank, size = world()
+    n_chunks = -(-len(data) // max(1, rows))
+    groups = [range(g, min(g + group, n_chunks)) for g in range(0, n_chunks, group)]
+    mine = [g for g in range(len(groups)) if g % size == rank]
+    partials: dict[int, Result] = {}
+    bar = tqdm(total=sum(len(groups[g]) for g in mine), desc=desc, disable=None if rank == 0 else True, leave=False)
+    for g in mine:
+        total: Result | None = None
+        for i in groups[g]:
+            path = store / f"{i:06d}.safetensors" if store is not None else None
+            if path is not None and path.is_file():
+                value = _load(path)
+            else:
+                start = i * rows
+                value = compute(data.subset(torch.arange(start, min(start + rows, len(data)))))
+                value = tuple(t.detach().cpu() for t in value) if isinstance(value, tuple) else value.detach().cpu()
+                if path is not None:
+                    _save(path, value)
+            total = value if total is None else ordered_sum([total, value])
+            bar.update()
+        assert total is not None
+        partials[g] = total
+    bar.close()
+    if size > 1:
+        gathered: list[dict[int, Result] | None] = [None] * size
+        dist.all_gather_object(gathered, partials)
+        for part in gathered:
+            partials.update(part or {})
+    return ordered_sum([partials[g] for g in range(len(groups))])
