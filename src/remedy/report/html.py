@@ -1,12 +1,17 @@
-"""The demo's HTML report: one self-contained, escaped page whose headline is the net held-out change."""
+"""The run report: one self-contained, escaped page rendered from a run's folder (``summary.json`` and
+``report-data.safetensors``), so ``remedy report DIR`` can rebuild it at any time. The headline is the net
+held-out change."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+from safetensors.torch import load_file
+
+from remedy.errors import check
 from remedy.io import write_text
-from remedy.pipeline import DemoRun
 from remedy.report import plots, templates
 
 
@@ -26,59 +31,58 @@ def _secs(value: float) -> str:
     return f"{value:.1f} s"
 
 
-def write_report(run: DemoRun, out: str | Path) -> Path:
-    """Render ``report.html`` for a finished demo run into ``out`` (atomically) and return its path."""
+def _caption(row: dict[str, Any]) -> str:
+    true = f" t{row['true']}" if "true" in row else ""
+    return f"g{row['given']}{true} {row['score']:+.2f}"
+
+
+def figures(summary: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """The report's figures (data URIs) from the summary and the saved inputs of the top causes."""
+    shown: dict[str, Any] = {"modes": {}}
+    if "detection" in summary:
+        curves = summary["detection"]["curves"]
+        first = next(iter(curves.values()))
+        found = {name: curve["found"] for name, curve in curves.items()}
+        shown["detection"] = plots.detection_plot(first["inspected"], found, first["oracle"])
+    if "treatments" in summary:
+        rows = {name: t["net_change"] for name, t in summary["treatments"].items()}
+        rows |= {f"control: {name}": c["net_change"] for name, c in summary["controls"].items()}
+        spreads = {f"control: {name}": c["spread"] for name, c in summary["controls"].items() if "spread" in c}
+        shown["scoreboard"] = plots.net_change_plot(rows, spreads)
+        if summary["count"]["net_curve"]:
+            shown["count"] = plots.count_plot(summary["count"]["net_curve"], summary["count"]["chosen"])
+    if "top" in data:
+        shown["top"] = plots.image_grid(data["top"], [_caption(row) for row in summary["top_causes"]])
+        for k, (mode, rows_) in enumerate(summary["mode_causes"].items()):
+            shown["modes"][mode] = plots.image_grid(data[f"mode-{k}"], [_caption(row) for row in rows_])
+    return shown
+
+
+def write_report(out: str | Path) -> Path:
+    """Render ``report.html`` in the run folder ``out`` (atomically) from its ``summary.json`` and
+    ``report-data.safetensors``, and return its path."""
     from remedy import __version__
 
-    s = run.summary
-    scores, corruption = run.scores, run.corruption
-    ranking = scores.ranking()
-    main_name = next(iter(s["treatments"]))
-    rows = {name: t["net_change"] for name, t in s["treatments"].items()}
-    rows |= {f"control: {name}": c["net_change"] for name, c in s["controls"].items()}
-    spreads = {f"control: {name}": c["spread"] for name, c in s["controls"].items() if "spread" in c}
-    curves = {scores.method: run.curve_points["found"]}
-    curves |= {name: plots.found_curve(p.values, corruption.mask) for name, p in run.peers.items()}
-    figures: dict = {
-        "detection": plots.detection_plot(run.curve_points["inspected"], curves, run.curve_points["oracle"]),
-        "scoreboard": plots.net_change_plot(rows, spreads),
-        "count": plots.count_plot(s["count"]["net_curve"], s["count"]["chosen"]),
-        "modes": {},
-    }
-
-    def caption(i: int) -> str:
-        return f"g{int(corruption.y[i])} t{int(corruption.true_y[i])} {float(scores.values[i]):+.2f}"
-
-    x = run.data.train.x
-    if x.ndim == 4:
-        figures["top"] = plots.image_grid(x[ranking[:16]], [caption(int(i)) for i in ranking[:16]])
-        for mode, idx in run.mode_causes.items():
-            figures["modes"][mode] = plots.image_grid(
-                x[idx], [f"g{int(corruption.y[i])} t{int(corruption.true_y[i])}" for i in idx]
-            )
-    elif x.shape[1] == 2:
-        figures["scatter"] = plots.scatter_plot(x, scores.values, corruption.mask)
-    top_rows = [
-        {
-            "index": int(i),
-            "given": int(corruption.y[i]),
-            "true": int(corruption.true_y[i]),
-            "corrupted": bool(corruption.mask[i]),
-            "score": float(scores.values[i]),
-        }
-        for i in ranking[:20]
-    ]
+    out = Path(out)
+    check(
+        (out / "summary.json").is_file(),
+        str(out),
+        "a run folder with summary.json (from remedy demo, diagnose or repair)",
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    data_path = out / "report-data.safetensors"
+    data = load_file(str(data_path)) if data_path.is_file() else {}
+    main_name = next(iter(summary["treatments"])) if "treatments" in summary else None
     html = (
         templates()
         .get_template("report.html.j2")
         .render(
-            s=s,
-            main=s["treatments"][main_name],
+            s=summary,
+            main=summary["treatments"][main_name] if main_name else None,
             main_name=main_name,
-            plots=figures,
-            modes=list(s["failure_modes"].items())[:10],
-            top_rows=top_rows,
-            settings=json.dumps(s["settings"], indent=2),
+            plots=figures(summary, data),
+            modes=list(summary["failure_modes"].items())[:10],
+            settings=json.dumps(summary.get("settings", {}), indent=2),
             version=__version__,
             pct=_pct,
             num=_num,
@@ -86,4 +90,4 @@ def write_report(run: DemoRun, out: str | Path) -> Path:
             secs=_secs,
         )
     )
-    return write_text(Path(out) / "report.html", html)
+    return write_text(out / "report.html", html)
