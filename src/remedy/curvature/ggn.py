@@ -1,10 +1,12 @@
-"""Generalised Gauss-Newton products ``Jᵀ H_out J v`` through ``torch.func`` (jvp, then vjp; no explicit J)."""
+"""Generalised Gauss-Newton products ``Jᵀ H_out J v``: one forward pass in dual numbers gives the logits and ``J v``
+together, one backward pass from the logits gives ``Jᵀ (H_out J v)``; no explicit J."""
 
 from __future__ import annotations
 
 import torch
+import torch.autograd.forward_ad as fwad
 from torch import Tensor
-from torch.func import grad, jvp, vjp, vmap
+from torch.func import grad, jvp, vmap
 
 from remedy.curvature.functional import DataCurvature
 from remedy.examples import Examples
@@ -28,16 +30,15 @@ class GaussNewton(DataCurvature):
         return jvp(grad(lambda out: self.loss(out[None], y[None]).sum()), (o,), (t,))[1]
 
     def _chunk_products(self, part: Examples, v: Tensor) -> Tensor:
-        """``Σ_{i∈part} J_iᵀ H_i J_i · v`` for the columns of ``v`` (one forward pass, shared pullback)."""
-
-        def forward(theta: Tensor) -> Tensor:
-            return self.f(theta, part.x)
-
-        logits, pullback = vjp(forward, self.f.theta)
-        logits = logits.detach()
-
-        def gvp(u: Tensor) -> Tensor:
-            ju = jvp(forward, (self.f.theta,), (u,))[1]
-            return pullback(vmap(self._output_hvp)(logits, part.y, ju))[0]
-
-        return vmap(gvp, in_dims=1, out_dims=1)(v)
+        """``Σ_{i∈part} J_iᵀ H_i J_i · v`` for the columns of ``v``: per column, a forward pass with the tangent
+        ``v`` (forward-mode AD) that also records the primal graph, then one backward pass from the logits.
+        About 1.6 training epochs per product over the data, against 2.2 for ``jvp`` after ``vjp``, which runs
+        the forward pass twice (``benchmarks/products.py``)."""
+        theta = self.f.theta.detach().requires_grad_()
+        columns = []
+        for u in v.T:
+            with fwad.dual_level():
+                logits, ju = fwad.unpack_dual(self.f(fwad.make_dual(theta, u), part.x))
+            h = vmap(self._output_hvp)(logits.detach(), part.y, ju.detach())
+            columns.append(torch.autograd.grad(logits, theta, h)[0])
+        return torch.stack(columns, 1)
