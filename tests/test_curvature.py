@@ -123,6 +123,18 @@ def test_solvers_match_the_explicit_damped_inverse(
     assert single.shape == (curvature.n_params,)
 
 
+def test_arnoldi_remainder_is_exact_for_a_low_rank_curvature(logreg) -> None:
+    model, data = logreg
+    curvature = EmpiricalFisher(model, cross_entropy, data[:5], 0.0)  # rank 5: the rest of the spectrum is 0
+    damping = 0.01
+    v = torch.randn(curvature.n_params, 2, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    exact = torch.linalg.solve(curvature.dense() + damping * torch.eye(curvature.n_params, dtype=torch.float64), v)
+    kept = ihvp(curvature, v, damping, "arnoldi", rank=5, iterations=10)
+    dropped = ihvp(curvature, v, damping, "arnoldi", rank=5, iterations=10, remainder="drop")
+    assert float((kept - exact).norm() / exact.norm()) < 1e-6
+    assert float((dropped - exact).norm() / exact.norm()) > 0.5  # Schioppa et al.'s truncation loses the rest
+
+
 def test_stochastic_lissa_is_close_and_divergence_is_an_error(logreg) -> None:
     model, data = logreg
     curvature = GaussNewton(model, cross_entropy, data, WD)

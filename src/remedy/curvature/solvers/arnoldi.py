@@ -60,17 +60,32 @@ def orthogonalise(w: Tensor, basis: Tensor, record: Tensor | None = None) -> Ten
 
 @SOLVERS.register("arnoldi")
 class Arnoldi(DampedInverse):
-    """``U (Λ + δ)⁻¹ Uᵀ v`` on the top-``rank`` eigenspace U from ``iterations`` (default 2 × rank) Arnoldi steps;
-    the rest of ``v`` is dropped, as in Schioppa et al. Exact when ``rank`` covers the spectrum; the eigenpairs
-    are computed on first use and kept."""
+    """``U (Λ + δ)⁻¹ Uᵀ v + (v − U Uᵀ v) / δ`` on the top-``rank`` eigenspace U from ``iterations`` (default
+    2 × rank) Arnoldi steps, the eigenpairs computed on first use and kept.
+
+    ``remainder="damping"`` (the default) treats the part of ``v`` outside the eigenspace as if its eigenvalues
+    were 0, exact when they are much smaller than δ; ``remainder="drop"`` discards it, as Schioppa et al. do. On
+    650-parameter logistic regression at δ = 0.01, linear-influence scores agree with the exact solve at Spearman
+    0.58 with rank 20 dropped (the old default), 0.89 with rank 50 and the remainder, and 0.98 with rank 100 and
+    the remainder (the default); at δ = 0.001 the spectrum decays too slowly for any rank below ~300 to reach 0.9
+    (0.67 at rank 100; ``benchmarks/scoring.py``). Each eigenpair costs two curvature products, computed once.
+    Exact when ``rank`` covers the spectrum."""
 
     name = "arnoldi"
 
     def __init__(
-        self, curvature: Curvature, damping: float, *, seed: int = 0, rank: int = 20, iterations: int | None = None
+        self,
+        curvature: Curvature,
+        damping: float,
+        *,
+        seed: int = 0,
+        rank: int = 100,
+        iterations: int | None = None,
+        remainder: str = "damping",
     ) -> None:
         super().__init__(curvature, damping, seed=seed)
-        self.rank, self.iterations = rank, iterations or 2 * rank
+        check(remainder in ("damping", "drop"), "remainder", f"'damping' or 'drop', got {remainder!r}")
+        self.rank, self.iterations, self.remainder = rank, iterations or 2 * rank, remainder
 
     @functools.cached_property
     def eigenpairs(self) -> tuple[Tensor, Tensor]:
@@ -78,5 +93,9 @@ class Arnoldi(DampedInverse):
 
     def apply(self, v: Tensor) -> Tensor:
         values, vectors = self.eigenpairs
-        x = vectors @ ((vectors.T @ v.double().reshape(self.curvature.n_params, -1)) / (values + self.damping)[:, None])
+        flat = v.double().reshape(self.curvature.n_params, -1)
+        coefficients = vectors.T @ flat
+        x = vectors @ (coefficients / (values + self.damping)[:, None])
+        if self.remainder == "damping":
+            x = x + (flat - vectors @ coefficients) / self.damping
         return x.reshape(v.shape).to(v.dtype)
