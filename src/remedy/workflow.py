@@ -229,7 +229,7 @@ def prove(
     control_rows = controls(trial, k, net_before, peer_values, corrupted, settings.random_draws, seed)
     headline, beats = verdict(rows[main]["net_change"], control_rows)
     shuffled = torch.randperm(posterior.n, generator=stream(seed, "random-causes-0"))
-    rankings = {scores.method: ranking} | {name: peer.ranking() for name, peer in peers.items()} | {"random": shuffled}
+    rankings = {scores.method: ranking, "random": shuffled}  # the peers' rows at the chosen count are in controls
     known = {(scores.method, c): r for c, r in tried.items()}
     net_curve = count_curve(trial, rankings, candidates, net_before, known) if top_fraction is None else []
     summary = {
