@@ -9,11 +9,9 @@ the median of ``--runs`` runs, divided by it.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import torch
+from timing import median_seconds
 from torch.func import jvp, vjp, vmap
 
 from remedy.curvature import GaussNewton, Hessian
@@ -22,15 +20,6 @@ from remedy.examples import Examples
 from remedy.models import build_model, train_model
 from remedy.models.train import TrainConfig
 from remedy.task import cross_entropy
-
-
-def median_seconds(fn: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

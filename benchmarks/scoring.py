@@ -13,11 +13,9 @@ on scikit-learn's digits (10 % uniform flips) with Arnoldi of several ranks agai
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 from scipy.stats import spearmanr
+from timing import median_seconds
 
 import remedy
 from remedy.curvature import InverseSettings
@@ -25,15 +23,6 @@ from remedy.data import flip_uniform, load_dataset
 from remedy.examples import Examples
 from remedy.models import LogisticRegression, build_model, train_model
 from remedy.pipeline import DemoConfig, corrupt
-
-
-def median_seconds(fn: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def identification(runs: int) -> None:

@@ -8,6 +8,7 @@ import torch
 from torch.func import functional_call
 
 import remedy
+from reference import loop_grads
 from remedy.curvature import InverseSettings
 from remedy.examples import Examples
 from remedy.identify.attribution import attribute, combine, rank_fraction
@@ -15,7 +16,6 @@ from remedy.identify.linear_influence import InfluencePairs
 from remedy.identify.representer import RepresenterPairs, features, fit_representer, last_linear
 from remedy.identify.tracin import TracInPairs
 from remedy.models import MLP
-from remedy.task import cross_entropy
 
 EXACT = InverseSettings("ggn", "direct", damping=0.1)  # PSD, so every RelatIF norm is real
 
@@ -31,19 +31,9 @@ def small() -> dict:
     return {"model": model, "train": train, "queries": queries}
 
 
-def grads(model: torch.nn.Module, data: Examples) -> torch.Tensor:
-    """Per-example gradients by a plain loop over examples (the direct reference)."""
-    rows = []
-    for i in range(len(data)):
-        model.zero_grad()
-        cross_entropy(model(data.x[i : i + 1]), data.y[i : i + 1]).sum().backward()
-        rows.append(torch.cat([p.grad.reshape(-1) for p in model.parameters()]))
-    return torch.stack(rows)
-
-
 def test_influence_matrix_and_normalisations(small: dict) -> None:
     posterior = remedy.Posterior(small["model"], small["train"])
-    g, gq = grads(small["model"], small["train"]), grads(small["model"], small["queries"])
+    g, gq = loop_grads(small["model"], small["train"]), loop_grads(small["model"], small["queries"])
     h = posterior.curvature("ggn").dense() + 0.1 * torch.eye(g.shape[1], dtype=torch.float64)
     solved = torch.linalg.solve(h, g.T).T  # H⁻¹ g_z
     raw = -g @ torch.linalg.solve(h, gq.T)  # [N, Q]
@@ -94,7 +84,7 @@ def test_tracin_is_the_hand_written_sum_over_two_checkpoints(small: dict) -> Non
     for state in (moved, model.state_dict()):
         probe = MLP(3, 3, hidden=(4,)).double().eval()
         probe.load_state_dict(state)
-        g, gq = grads(probe, train), grads(probe, queries)
+        g, gq = loop_grads(probe, train), loop_grads(probe, queries)
         expected -= 0.01 * g @ gq.T
         unit -= 0.01 * (g / g.norm(dim=1, keepdim=True)) @ (gq / gq.norm(dim=1, keepdim=True)).T
     pairs = TracInPairs(posterior)

@@ -3,19 +3,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from reference import loop_grads
 from remedy.curvature import chunk_size, diagonal_fisher, directional_derivatives, per_example_grads
 from remedy.examples import Examples
 from remedy.models import MLP, TannoCNN
 from remedy.task import cross_entropy
-
-
-def loop_grads(model: nn.Module, data: Examples) -> torch.Tensor:
-    rows = []
-    for i in range(len(data)):
-        model.zero_grad()
-        cross_entropy(model(data.x[i : i + 1]), data.y[i : i + 1]).sum().backward()
-        rows.append(torch.cat([p.grad.reshape(-1) for p in model.parameters()]))
-    return torch.stack(rows)
 
 
 def all_grads(model: nn.Module, data: Examples, chunk_bytes: int) -> torch.Tensor:

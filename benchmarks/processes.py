@@ -1,0 +1,83 @@
+"""One process against two on the 2-core machine: `remedy diagnose` of the demo's MNIST model under torchrun.
+
+    python benchmarks/processes.py --out runs/processes --identify ewc-influence --identify linear-influence
+
+Trains the demo's model once (kept in OUT), then times ``torchrun --nproc-per-node N -m remedy diagnose`` with
+1 process × 2 threads, 1 × 1 and 2 × 1, each with a fresh cache, median of ``--runs`` runs, and checks that the
+scores of every run are equal to the first's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+from safetensors.torch import load_file
+
+import remedy
+from remedy.data import load_dataset
+from remedy.examples import Examples
+from remedy.io import save_weights
+from remedy.models import build_model
+from remedy.pipeline import DemoConfig, corrupt
+
+
+def build() -> remedy.Task:
+    """The demo's data and model; the weights are trained once and read from ``$REMEDY_PROCESSES_OUT``."""
+    out = Path(os.environ.get("REMEDY_PROCESSES_OUT", "runs/processes"))
+    data = load_dataset("mnist")
+    noisy = corrupt(data, DemoConfig())
+    train = Examples(noisy.x, noisy.y)
+    weights = out / "trained.safetensors"
+    model = build_model("cnn", (1, 28, 28), 10, 0)
+    if weights.is_file():
+        model.load_state_dict(load_file(str(weights)))
+    else:
+        model, _ = remedy.train_model(model, train, seed=0)
+        save_weights(weights, model)
+    return remedy.Task(model.eval(), train, data.test, corrupted=noisy.mask, name="mnist")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("runs/processes"))
+    parser.add_argument("--identify", action="append", default=None)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "REMEDY_PROCESSES_OUT": str(args.out)}
+    os.environ.update(env)
+    build()
+    print("| scorer | processes × threads | seconds (median) | speed-up | scores equal |\n|---|---|---|---|---|")
+    for method in args.identify or ["ewc-influence", "linear-influence"]:
+        first, base = None, None
+        for processes, threads in [(1, 2), (1, 1), (2, 1)]:
+            times, same = [], True
+            for run in range(args.runs):
+                out = args.out / f"{method}-{processes}x{threads}-{run}"
+                shutil.rmtree(out, ignore_errors=True)
+                command = [
+                    sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(processes),
+                    "-m", "remedy", "diagnose", "--task", f"{Path(__file__).resolve()}:build", "--out", str(out),
+                    "--identify", method, "--threads", str(threads),
+                ]  # fmt: skip
+                start = time.perf_counter()
+                subprocess.run(command, env=env, check=True, capture_output=True)
+                times.append(time.perf_counter() - start)
+                scores = pd.read_csv(out / "scores.csv")["score"]
+                first = scores if first is None else first
+                same = same and scores.equals(first)
+            seconds = statistics.median(times)
+            base = base or seconds
+            print(f"| {method} | {processes} × {threads} | {seconds:.1f} | {base / seconds:.2f} | {same} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
