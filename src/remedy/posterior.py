@@ -113,6 +113,7 @@ class Posterior:
         self._curvatures: dict[str, Curvature] = {}
         self._inverses: dict[str, DampedInverse] = {}
         self._fisher: Tensor | None = None
+        self._train_log_likelihood: Tensor | None = None
         self._grads: Tensor | None = None
         self._memo: dict[Hashable, Any] = {}
         self.checkpoints = [dict(state) for state in checkpoints]
@@ -297,14 +298,20 @@ class Posterior:
         )
 
     @torch.no_grad()
-    def log_likelihood(self, data: Data, model: nn.Module | None = None, batch_size: int = 1024) -> Tensor:
-        """``log p(z | θ)`` for every example of ``data``, at θ̂ or at ``model``'s parameters, on the CPU."""
-        model = self.model if model is None else model
+    def log_likelihood(self, data: Data, model: nn.Module | None = None, batch_size: int = 256) -> Tensor:
+        """``log p(z | θ)`` for every example of ``data``, at θ̂ or at ``model``'s parameters, on the CPU (θ̂'s on
+        the training set is computed once and kept)."""
+        if model is None and data is self.train and self._train_log_likelihood is not None:
+            return self._train_log_likelihood.clone()
         parts = []
-        for part in data.batches(batch_size):
-            part = part.to(self.device)
-            parts.append(-self.loss(model(part.x), part.y).cpu())
-        return torch.cat(parts)
+        with torch.no_grad():
+            for part in data.batches(batch_size):
+                part = part.to(self.device)
+                parts.append(-self.loss((model or self.model)(part.x), part.y).cpu())
+        values = torch.cat(parts)
+        if model is None and data is self.train:
+            self._train_log_likelihood = values
+        return values
 
     def insert(self, data: ExamplesLike, update: Update, stop: ExamplesLike) -> Fitted:
         """Add the factor ``p(data | θ)`` to the posterior with ``update``; returns the new model θ* and its fit."""
