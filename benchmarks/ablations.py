@@ -1,4 +1,4 @@
-"""The design checks quoted in docs/results.md and the docstrings, on the demo's seed-0 model.
+"""The design checks of EWC-influence and EWC-deletion quoted in docs/causes.md, on the demo's seed-0 model.
 
     python benchmarks/ablations.py
 
