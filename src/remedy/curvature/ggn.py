@@ -36,9 +36,10 @@ class GaussNewton(DataCurvature):
         the forward pass twice (``benchmarks/products.py``)."""
         theta = self.f.theta.detach().requires_grad_()
         columns = []
-        for u in v.T:
-            with fwad.dual_level():
-                logits, ju = fwad.unpack_dual(self.f(fwad.make_dual(theta, u), part.x))
-            h = vmap(self._output_hvp)(logits.detach(), part.y, ju.detach())
-            columns.append(torch.autograd.grad(logits, theta, h)[0])
+        with torch.enable_grad():  # also inside a caller's no_grad block
+            for u in v.T:
+                with fwad.dual_level():
+                    logits, ju = fwad.unpack_dual(self.f(fwad.make_dual(theta, u), part.x))
+                h = vmap(self._output_hvp)(logits.detach(), part.y, ju.detach())
+                columns.append(torch.autograd.grad(logits, theta, h)[0])
         return torch.stack(columns, 1)
