@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 
+import torch
 from scipy.stats import spearmanr
 from timing import median_seconds
 
@@ -85,7 +86,10 @@ def arnoldi_agreement() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     identification(args.runs)
     arnoldi_agreement()
 
