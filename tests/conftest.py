@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import remedy
 from remedy.examples import Examples
 from remedy.models import LogisticRegression, train_model
 from remedy.models.train import TrainConfig
@@ -41,3 +42,13 @@ def flipped_logreg() -> dict:
         LogisticRegression(2, 2), Examples(train.x, noisy), config=TrainConfig(lr=0.05, patience=10), seed=0
     )
     return {"model": model, "train": Examples(train.x, noisy), "mask": mask, "test": blobs(2000, seed=3)}
+
+
+@pytest.fixture(scope="module")
+def problem(flipped_logreg: dict) -> dict:
+    """:func:`flipped_logreg` as a posterior (Adam at lr 0.05 for every refit) and its test split (seed 0); a fresh
+    posterior per test module, so that cached curvatures do not cross modules."""
+    model = flipped_logreg["model"]
+    posterior = remedy.Posterior(model, flipped_logreg["train"], config=TrainConfig(lr=0.05))
+    failures = remedy.split_failures(model, flipped_logreg["test"], seed=0)
+    return {"posterior": posterior, "failures": failures, **flipped_logreg}

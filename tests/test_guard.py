@@ -11,16 +11,9 @@ from remedy.evaluate import accuracy, evaluate
 from remedy.evaluate.scoreboard import Trial, choose_count, controls, outcome, verdict
 
 
-@pytest.fixture(scope="module")
-def setup(flipped_logreg: dict) -> dict:
-    posterior = remedy.Posterior(flipped_logreg["model"], flipped_logreg["train"], config=remedy.TrainConfig(lr=0.05))
-    failures = remedy.split_failures(flipped_logreg["model"], flipped_logreg["test"], seed=0)
-    return {"posterior": posterior, "failures": failures, **flipped_logreg}
-
-
-def test_the_guard_backs_off_a_treatment_that_would_break_it(setup: dict) -> None:
-    posterior, guard = setup["posterior"], setup["failures"].guard
-    causes = torch.nonzero(~setup["mask"]).flatten()[:100]  # removing 100 clean examples, 40 times over: a wreck
+def test_the_guard_backs_off_a_treatment_that_would_break_it(problem: dict) -> None:
+    posterior, guard = problem["posterior"], problem["failures"].guard
+    causes = torch.nonzero(~problem["mask"]).flatten()[:100]  # removing 100 clean examples, 40 times over: a wreck
     wreck = remedy.repair(posterior, causes, "newton", guard=guard, delta=float("inf"), scale=40.0)
     before = accuracy(posterior.model, guard)
     assert wreck.step == 1.0 and before - accuracy(wreck.model, guard) > 0.05  # the premise: it breaks the guard
@@ -31,19 +24,19 @@ def test_the_guard_backs_off_a_treatment_that_would_break_it(setup: dict) -> Non
     assert guarded.guard_after == pytest.approx(accuracy(guarded.model, guard))
 
 
-def test_fine_tuning_never_loses_guard_accuracy_when_it_stops_on_the_error(setup: dict) -> None:
-    posterior, guard = setup["posterior"], setup["failures"].guard
-    clean = torch.nonzero(~setup["mask"]).flatten()[:150]
+def test_fine_tuning_never_loses_guard_accuracy_when_it_stops_on_the_error(problem: dict) -> None:
+    posterior, guard = problem["posterior"], problem["failures"].guard
+    clean = torch.nonzero(~problem["mask"]).flatten()[:150]
     result = remedy.repair(posterior, clean, "finetune", guard=guard, stop_on="error")
     assert result.guard_after >= result.guard_before and result.warning is None
 
 
-def test_scoreboard_arithmetic(setup: dict) -> None:
-    posterior, failures = setup["posterior"], setup["failures"]
+def test_scoreboard_arithmetic(problem: dict) -> None:
+    posterior, failures = problem["posterior"], problem["failures"]
     before = evaluate(posterior.model, failures)
     assert before["fixed"] == 0 and before["broken"] == 0 and before["accuracy"]["holdout"] == 0.0
     trial = Trial(posterior, failures, "finetune", {"seed": 0}, 0.01)
-    result = trial(torch.nonzero(setup["mask"]).flatten())
+    result = trial(torch.nonzero(problem["mask"]).flatten())
     row = outcome(result, failures, before["accuracy"]["net"])
     held, remaining = len(failures.held_out), len(failures.remaining)
     assert row["fixed"] + remaining - row["broken"] == round(row["accuracy"]["net"] * held)  # every T_h example counted
@@ -54,21 +47,22 @@ def test_scoreboard_arithmetic(setup: dict) -> None:
         20,
         before["accuracy"]["net"],
         {"self-loss": -posterior.log_likelihood(posterior.train)},
-        setup["mask"],
+        problem["mask"],
         draws=3,
         seed=0,
     )
     assert set(rows) == {"no-removal", "random", "oracle", "self-loss"}
     assert rows["random"]["net_change"] == pytest.approx(sum(rows["random"]["draws"]) / 3)
-    assert rows["oracle"]["n_causes"] == int(setup["mask"].sum()) and rows["no-removal"]["n_causes"] == 0
+    assert rows["oracle"]["n_causes"] == int(problem["mask"].sum()) and rows["no-removal"]["n_causes"] == 0
     text, beats = verdict(-0.01, rows)
     assert not beats and "worse" in text
 
 
-def test_the_count_is_chosen_on_the_guard_alone(setup: dict) -> None:
-    posterior, failures = setup["posterior"], setup["failures"]
+def test_the_count_is_chosen_on_the_guard_alone(problem: dict) -> None:
+    posterior, failures = problem["posterior"], problem["failures"]
     trial = Trial(posterior, failures, "finetune", {"seed": 0}, 0.01)
-    ranking = torch.argsort(setup["mask"].double(), descending=True, stable=True)  # the flips first
-    k, curve, repairs = choose_count(trial, ranking, [5, 30, 200])
+    ranking = torch.argsort(problem["mask"].double(), descending=True, stable=True)  # the flips first
+    k, curve = choose_count(trial, ranking, [5, 30, 200])
     guards = {row["count"]: row["guard"] for row in curve}
-    assert guards[k] == max(guards.values()) and set(repairs) == {5, 30, 200}
+    assert guards[k] == max(guards.values()) and set(guards) == {5, 30, 200}
+    assert len(trial.done) == 3 and trial(ranking[:k]) is trial.done[ranking[:k].numpy().tobytes()]  # made once

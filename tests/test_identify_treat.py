@@ -11,24 +11,17 @@ from remedy.treat.relabel import corrected_labels
 from remedy.update import EWC, laplace_penalty
 
 
-@pytest.fixture(scope="module")
-def setup(flipped_logreg: dict) -> dict:
-    posterior = remedy.Posterior(flipped_logreg["model"], flipped_logreg["train"], config=remedy.TrainConfig(lr=0.05))
-    failures = remedy.split_failures(flipped_logreg["model"], flipped_logreg["test"], seed=0)
-    return {"posterior": posterior, "failures": failures, **flipped_logreg}
-
-
-def test_ewc_influence_ranks_planted_flips_first(setup: dict) -> None:
-    scores = remedy.identify(setup["posterior"], setup["failures"], "ewc-influence")
-    mask = setup["mask"]
+def test_ewc_influence_ranks_planted_flips_first(problem: dict) -> None:
+    scores = remedy.identify(problem["posterior"], problem["failures"], "ewc-influence")
+    mask = problem["mask"]
     curve = detection_curve(scores.values, mask)
     assert curve.auc > 0.85 > curve.random_auc + 0.3
     assert float((scores.values[mask] > 0).double().mean()) > 0.9  # planted flips are causes: r(z) > 0
     assert float(scores.values[mask].mean()) > 5 * float(scores.values[~mask].mean().abs())
 
 
-def test_laplace_penalty_matches_its_formula(setup: dict) -> None:
-    posterior = setup["posterior"]
+def test_laplace_penalty_matches_its_formula(problem: dict) -> None:
+    posterior = problem["posterior"]
     moved = posterior.copy_model()
     with torch.no_grad():
         for p in moved.parameters():
@@ -40,8 +33,8 @@ def test_laplace_penalty_matches_its_formula(setup: dict) -> None:
     torch.testing.assert_close(laplace_penalty(posterior, moved, prior_precision=3.0), expected)
 
 
-def test_a_stronger_penalty_keeps_the_update_closer(setup: dict) -> None:
-    posterior, failures = setup["posterior"], setup["failures"]
+def test_a_stronger_penalty_keeps_the_update_closer(problem: dict) -> None:
+    posterior, failures = problem["posterior"], problem["failures"]
     theta = torch.cat([p.detach().reshape(-1) for p in posterior.model.parameters()])
 
     def distance(scale: float) -> float:
@@ -52,13 +45,13 @@ def test_a_stronger_penalty_keeps_the_update_closer(setup: dict) -> None:
 
 
 @pytest.mark.parametrize("method", ["ewc-deletion", "finetune", "retrain", "newton", "puma", "relabel"])
-def test_treatments_never_mutate_their_input(setup: dict, method: str) -> None:
-    user_model = setup["model"]
+def test_treatments_never_mutate_their_input(problem: dict, method: str) -> None:
+    user_model = problem["model"]
     before_user = copy.deepcopy(user_model.state_dict())
-    posterior = setup["posterior"]
+    posterior = problem["posterior"]
     before_posterior = copy.deepcopy(posterior.model.state_dict())
-    causes = torch.nonzero(setup["mask"]).flatten()
-    repaired = remedy.repair(posterior, causes, method, guard=setup["failures"].guard, delta=1.0).model
+    causes = torch.nonzero(problem["mask"]).flatten()
+    repaired = remedy.repair(posterior, causes, method, guard=problem["failures"].guard, delta=1.0).model
     assert repaired is not user_model and repaired is not posterior.model
     for before, after in ((before_user, user_model.state_dict()), (before_posterior, posterior.model.state_dict())):
         assert all(torch.equal(before[k], after[k]) for k in before)
@@ -68,32 +61,32 @@ def test_treatments_never_mutate_their_input(setup: dict, method: str) -> None:
     assert changed
 
 
-def test_removing_the_planted_flips_repairs_failures(setup: dict) -> None:
-    causes = torch.nonzero(setup["mask"]).flatten()
+def test_removing_the_planted_flips_repairs_failures(problem: dict) -> None:
+    causes = torch.nonzero(problem["mask"]).flatten()
     for method in ("finetune", "retrain"):
-        repaired = remedy.repair(setup["posterior"], causes, method, guard=setup["failures"].guard).model
-        accuracy = remedy.evaluate(repaired, setup["failures"])["accuracy"]
+        repaired = remedy.repair(problem["posterior"], causes, method, guard=problem["failures"].guard).model
+        accuracy = remedy.evaluate(repaired, problem["failures"])["accuracy"]
         assert accuracy["holdout"] > 0.3 and accuracy["remaining"] > 0.9
 
 
-def test_relabelling_corrects_planted_flips(setup: dict) -> None:
-    causes = torch.nonzero(setup["mask"]).flatten()
-    labels = corrected_labels(setup["posterior"], causes, "model", folds=3, seed=0)
-    assert torch.equal(labels, 1 - setup["posterior"].train.y[causes])  # two classes: the other one
-    repaired = remedy.repair(setup["posterior"], causes, "relabel", guard=setup["failures"].guard).model
-    assert remedy.evaluate(repaired, setup["failures"])["accuracy"]["holdout"] > 0.3
+def test_relabelling_corrects_planted_flips(problem: dict) -> None:
+    causes = torch.nonzero(problem["mask"]).flatten()
+    labels = corrected_labels(problem["posterior"], causes, "model", folds=3, seed=0)
+    assert torch.equal(labels, 1 - problem["posterior"].train.y[causes])  # two classes: the other one
+    repaired = remedy.repair(problem["posterior"], causes, "relabel", guard=problem["failures"].guard).model
+    assert remedy.evaluate(repaired, problem["failures"])["accuracy"]["holdout"] > 0.3
 
 
-def test_ewc_influence_per_mode_scores_every_mode(setup: dict) -> None:
-    failures = setup["failures"]
-    scores = remedy.identify(setup["posterior"], failures, "ewc-influence", per="mode", aggregate="class-max")
-    assert scores.values.shape == (len(setup["train"]),) and bool(torch.isfinite(scores.values).all())
-    assert detection_curve(scores.values, setup["mask"]).auc > 0.75
+def test_ewc_influence_per_mode_scores_every_mode(problem: dict) -> None:
+    failures = problem["failures"]
+    scores = remedy.identify(problem["posterior"], failures, "ewc-influence", per="mode", aggregate="class-max")
+    assert scores.values.shape == (len(problem["train"]),) and bool(torch.isfinite(scores.values).all())
+    assert detection_curve(scores.values, problem["mask"]).auc > 0.75
 
 
-def test_scores_round_trip(setup: dict, tmp_path) -> None:
-    scores = remedy.identify(setup["posterior"], setup["failures"], "finetune-influence")
-    path = scores.save(tmp_path / "scores.csv", corrupted=setup["mask"].int())
+def test_scores_round_trip(problem: dict, tmp_path) -> None:
+    scores = remedy.identify(problem["posterior"], problem["failures"], "finetune-influence")
+    path = scores.save(tmp_path / "scores.csv", corrupted=problem["mask"].int())
     loaded = remedy.Scores.load(path)
     torch.testing.assert_close(loaded.values, scores.values)
-    assert list(scores.to_frame(corrupted=setup["mask"].int()).columns) == ["index", "corrupted", "score"]
+    assert list(scores.to_frame(corrupted=problem["mask"].int()).columns) == ["index", "corrupted", "score"]

@@ -209,16 +209,17 @@ def prove(
     draws, the ``peers``' top sets, the ``corrupted`` examples when known); returns the summary's repair part
     (headline, accuracy before, treatments, controls, count) and the repaired models."""
     shared, top_fraction, seed = settings.shared(), settings.top_fraction, settings.seed
-    net_before = evaluate(posterior.model, failures)["accuracy"]["net"]
+    before = evaluate(posterior.model, failures)["accuracy"]
+    net_before = before["net"]
     main, *others = settings.treat
     trial = Trial(posterior, failures, main, TREATMENTS.accepted(main, shared), settings.delta)
     ranking = scores.ranking()
     candidates = sorted({max(1, round(f * posterior.n)) for f in settings.count_fractions})
     if top_fraction is None:
-        k, guard_curve, tried = choose_count(trial, ranking, candidates)
+        k, guard_curve = choose_count(trial, ranking, candidates)
     else:
-        k, guard_curve, tried = max(1, round(top_fraction * posterior.n)), [], {}
-    result = tried.get(k) or trial(ranking[:k])
+        k, guard_curve = max(1, round(top_fraction * posterior.n)), []
+    result = trial(ranking[:k])
     rows = {main: outcome(result, failures, net_before) | {"options": dict(trial.options)}}
     models = {main: result.model}
     for name in others:
@@ -230,12 +231,11 @@ def prove(
     headline, beats = verdict(rows[main]["net_change"], control_rows)
     shuffled = torch.randperm(posterior.n, generator=stream(seed, "random-causes-0"))
     rankings = {scores.method: ranking, "random": shuffled}  # the peers' rows at the chosen count are in controls
-    known = {(scores.method, c): r for c, r in tried.items()}
-    net_curve = count_curve(trial, rankings, candidates, net_before, known) if top_fraction is None else []
+    net_curve = count_curve(trial, rankings, candidates, net_before) if top_fraction is None else []
     summary = {
         "headline": headline,
         "beats_controls": beats,
-        "accuracy_before": evaluate(posterior.model, failures)["accuracy"],
+        "accuracy_before": before,
         "treatments": rows,
         "controls": control_rows,
         "count": {

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -36,29 +36,34 @@ def outcome(result: Repair, failures: Failures, net_before: float) -> dict[str, 
 
 @dataclass(frozen=True)
 class Trial:
-    """One treatment with its options, applied to sets of causes under the split's guard."""
+    """One treatment with its options, applied to sets of causes under the split's guard. Each set of causes is
+    treated once: choosing the count, the controls and the count curve ask for some sets more than once (the
+    chosen count's set; the first random draw's prefix), and get the repair already made."""
 
     posterior: Posterior
     failures: Failures
     method: str
     options: Mapping[str, Any]
     delta: float
+    done: dict[bytes, Repair] = field(default_factory=dict, repr=False, compare=False)
 
     def __call__(self, causes: Tensor) -> Repair:
-        return repair(self.posterior, causes, self.method, guard=self.failures.guard, delta=self.delta, **self.options)
+        key = causes.detach().to("cpu", torch.long).numpy().tobytes()
+        if key not in self.done:
+            self.done[key] = repair(
+                self.posterior, causes, self.method, guard=self.failures.guard, delta=self.delta, **self.options
+            )
+        return self.done[key]
 
 
-def choose_count(
-    trial: Trial, ranking: Tensor, candidates: Sequence[int]
-) -> tuple[int, list[dict[str, Any]], dict[int, Repair]]:
+def choose_count(trial: Trial, ranking: Tensor, candidates: Sequence[int]) -> tuple[int, list[dict[str, Any]]]:
     """The number of top-ranked causes to treat, chosen on the guard: the candidate whose repair is most accurate
-    on the guard (T_q), the smaller count on a tie. Returns it, the guard accuracy of every candidate, and the
-    repairs (so that the chosen one is not recomputed). T_h is never looked at."""
+    on the guard (T_q), the smaller count on a tie. Returns it and the guard accuracy of every candidate (the
+    repairs stay in ``trial``). T_h is never looked at."""
     check(len(candidates) > 0 and min(candidates) > 0, "counts", "at least one positive count")
-    repairs = {k: trial(ranking[:k]) for k in sorted(set(candidates))}
-    curve = [{"count": k, "guard": r.guard_after} for k, r in repairs.items()]
-    best = max(repairs, key=lambda k: (repairs[k].guard_after, -k))
-    return best, curve, repairs
+    guards = {k: trial(ranking[:k]).guard_after for k in sorted(set(candidates))}
+    best = max(guards, key=lambda k: (guards[k], -k))
+    return best, [{"count": k, "guard": g} for k, g in guards.items()]
 
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -116,17 +121,14 @@ def count_curve(
     rankings: Mapping[str, Tensor],
     counts: Sequence[int],
     net_before: float,
-    known: Mapping[tuple[str, int], Repair] | None = None,
 ) -> list[dict[str, Any]]:
     """The net change on T_h as a function of the number of causes treated, for each ranking (the scorer's and
-    the controls'), reusing repairs already made (``known[(name, count)]``)."""
-    known = dict(known or {})
+    the controls'); repairs ``trial`` already made are not made again."""
     rows = []
     for k in counts:
         row: dict[str, Any] = {"count": k}
         for name, ranking in rankings.items():
-            result = known.get((name, k)) or trial(ranking[:k])
-            row[name] = outcome(result, trial.failures, net_before)["net_change"]
+            row[name] = outcome(trial(ranking[:k]), trial.failures, net_before)["net_change"]
         rows.append(row)
     return rows
 

@@ -98,11 +98,11 @@ def study(setting: Setting, seed: int, quick: bool) -> dict[str, Any]:
         seconds[label] = time.perf_counter() - start
     candidates = sorted({max(1, round(f * posterior.n)) for f in default.count_fractions})
     default_label = "default"
-    k, guard_curve, tried = choose_count(trial, torch.argsort(scores[default_label], descending=True), candidates)
+    k, guard_curve = choose_count(trial, torch.argsort(scores[default_label], descending=True, stable=True), candidates)
     rows: dict[str, Any] = {}
     for label, values in scores.items():
         ranking = torch.argsort(values, descending=True, stable=True)
-        result = tried[k] if label == default_label else trial(ranking[:k])
+        result = trial(ranking[:k])
         rows[label] = {
             "seconds": seconds[label],
             "epochs": seconds[label] / log.epoch_seconds,
