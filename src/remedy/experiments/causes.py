@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from remedy.data import load_dataset
 from remedy.data.failures import split_failures
 from remedy.evaluate import detection_curve, evaluate
-from remedy.evaluate.scoreboard import Trial, choose_count, controls, outcome
+from remedy.evaluate.scoreboard import Trial, choose_count, controls, count_curve, outcome
 from remedy.examples import Examples
 from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.experiments.causes_report import figures, tables
@@ -98,7 +98,9 @@ def study(setting: Setting, seed: int, quick: bool) -> dict[str, Any]:
         seconds[label] = time.perf_counter() - start
     candidates = sorted({max(1, round(f * posterior.n)) for f in default.count_fractions})
     default_label = "default"
-    k, guard_curve = choose_count(trial, torch.argsort(scores[default_label], descending=True, stable=True), candidates)
+    default_ranking = torch.argsort(scores[default_label], descending=True, stable=True)
+    k, guard_curve = choose_count(trial, default_ranking, candidates)
+    net_curve = count_curve(trial, {default_label: default_ranking}, candidates, net_before)  # repairs already made
     rows: dict[str, Any] = {}
     for label, values in scores.items():
         ranking = torch.argsort(values, descending=True, stable=True)
@@ -119,6 +121,7 @@ def study(setting: Setting, seed: int, quick: bool) -> dict[str, Any]:
     return {
         "count": k,
         "guard_curve": guard_curve,
+        "net_curve": net_curve,
         "scorers": rows,
         "controls": controls(trial, k, net_before, {}, corruption.mask, default.random_draws, seed),
         "net_before": net_before,
