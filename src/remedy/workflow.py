@@ -22,11 +22,10 @@ from remedy.curvature import InverseSettings
 from remedy.data.failures import Failures
 from remedy.errors import check
 from remedy.evaluate import detection_curve, evaluate
-from remedy.evaluate.scoreboard import Trial, choose_count, controls, count_curve, outcome, verdict
+from remedy.evaluate.scoreboard import Trial, choose_count, controls, count_curve, outcome, random_ranking, verdict
 from remedy.identify import SCORERS, Scores, identify
 from remedy.io import atomic_write, save_weights, to_jsonable, write_json
 from remedy.posterior import Posterior
-from remedy.seeds import stream
 from remedy.treat import DEFAULT_DELTA, TREATMENTS
 
 TOP = 16
@@ -227,10 +226,11 @@ def prove(
         other = Trial(posterior, failures, name, options, settings.delta)(ranking[:k])
         rows[name], models[name] = outcome(other, failures, net_before) | {"options": options}, other.model
     peer_values = {name: peer.values for name, peer in peers.items()}
-    control_rows = controls(trial, k, net_before, peer_values, corrupted, settings.random_draws, seed)
+    chosen_among = candidates if top_fraction is None else ()
+    control_rows = controls(trial, k, net_before, peer_values, corrupted, settings.random_draws, seed, chosen_among)
     headline, beats = verdict(rows[main]["net_change"], control_rows)
-    shuffled = torch.randperm(posterior.n, generator=stream(seed, "random-causes-0"))
-    rankings = {scores.method: ranking, "random": shuffled}  # the peers' rows at the chosen count are in controls
+    # the peers' rows at the chosen count are in controls
+    rankings = {scores.method: ranking, "random": random_ranking(posterior.n, seed)}
     net_curve = count_curve(trial, rankings, candidates, net_before) if top_fraction is None else []
     summary = {
         "headline": headline,

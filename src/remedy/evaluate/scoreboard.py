@@ -85,6 +85,11 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def random_ranking(n: int, seed: int, draw: int = 0) -> Tensor:
+    """The ``draw``-th random order of the ``n`` training examples (its prefixes are the random control's sets)."""
+    return torch.randperm(n, generator=stream(seed, f"random-causes-{draw}"))
+
+
 def controls(
     trial: Trial,
     count: int,
@@ -93,21 +98,28 @@ def controls(
     corrupted: Tensor | None = None,
     draws: int = 3,
     seed: int = 0,
+    candidates: Sequence[int] = (),
 ) -> dict[str, dict[str, Any]]:
     """The same treatment on other sets of causes: ``no-removal`` (none), ``random`` (``draws`` sets of ``count``
     examples, mean and spread), every peer's top ``count`` (``peers``: name → scores, e.g. cleanlab and
-    self-loss), and the ``oracle`` (exactly the ``corrupted`` examples, when known)."""
+    self-loss), and the ``oracle`` (exactly the ``corrupted`` examples, when known).
+
+    With ``candidates`` (the counts the diagnosis chose ``count`` among), also ``random-chosen-count``: the first
+    random order with its count chosen on the guard among the same candidates. Choosing the best of several
+    repairs on the guard is itself worth something on T_h; this control gets the same choice without the
+    diagnosis, so a scorer beats it only by ranking better."""
     n = trial.posterior.n
     rows: dict[str, dict[str, Any]] = {
         "no-removal": outcome(trial(torch.zeros(0, dtype=torch.long)), trial.failures, net_before)
     }
-    randoms = [
-        outcome(
-            trial(torch.randperm(n, generator=stream(seed, f"random-causes-{d}"))[:count]), trial.failures, net_before
-        )
-        for d in range(draws)
-    ]
+    randoms = [outcome(trial(random_ranking(n, seed, d)[:count]), trial.failures, net_before) for d in range(draws)]
     rows["random"] = _summary(randoms)
+    if candidates:
+        order = random_ranking(n, seed)
+        chosen, guard_curve = choose_count(trial, order, candidates)
+        rows["random-chosen-count"] = outcome(trial(order[:chosen]), trial.failures, net_before) | {
+            "guard_curve": guard_curve
+        }
     if corrupted is not None and bool(corrupted.any()):
         rows["oracle"] = outcome(trial(torch.nonzero(corrupted).flatten()), trial.failures, net_before)
     for name, values in peers.items():

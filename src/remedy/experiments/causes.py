@@ -123,7 +123,7 @@ def study(setting: Setting, seed: int, quick: bool) -> dict[str, Any]:
         "guard_curve": guard_curve,
         "net_curve": net_curve,
         "scorers": rows,
-        "controls": controls(trial, k, net_before, {}, corruption.mask, default.random_draws, seed),
+        "controls": controls(trial, k, net_before, {}, corruption.mask, default.random_draws, seed, candidates),
         "net_before": net_before,
         "n_train": posterior.n,
         "n_corrupted": corruption.n_corrupted,
