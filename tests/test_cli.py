@@ -26,7 +26,14 @@ def test_demo_writes_the_whole_evidence(tmp_path: Path, capsys) -> None:
     for row in [*summary["treatments"].values(), *summary["controls"].values()]:
         assert set(row["accuracy"]) == accuracy and {"fixed", "broken", "net_change"} <= set(row)
     assert all(t["seconds"] > 0 for t in summary["treatments"].values())
-    assert set(summary["controls"]) == {"no-removal", "random", "oracle", "cleanlab", "self-loss"}
+    assert set(summary["controls"]) == {
+        "no-removal",
+        "random",
+        "random-chosen-count",
+        "oracle",
+        "cleanlab",
+        "self-loss",
+    }
     assert "spread" in summary["controls"]["random"] and len(summary["controls"]["random"]["draws"]) == 3
     assert summary["headline"] in printed and summary["count"]["chosen"] in [
         row["count"] for row in summary["count"]["guard_curve"]

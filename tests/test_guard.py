@@ -8,7 +8,7 @@ import torch
 import remedy
 from remedy.errors import RemedyWarning
 from remedy.evaluate import accuracy, evaluate
-from remedy.evaluate.scoreboard import Trial, choose_count, controls, outcome, verdict
+from remedy.evaluate.scoreboard import Trial, choose_count, controls, outcome, random_ranking, verdict
 
 
 def test_the_guard_backs_off_a_treatment_that_would_break_it(problem: dict) -> None:
@@ -50,9 +50,20 @@ def test_scoreboard_arithmetic(problem: dict) -> None:
         problem["mask"],
         draws=3,
         seed=0,
+        candidates=[10, 20, 40],
     )
-    assert set(rows) == {"no-removal", "random", "oracle", "self-loss"}
+    assert set(rows) == {"no-removal", "random", "random-chosen-count", "oracle", "self-loss"}
     assert rows["random"]["net_change"] == pytest.approx(sum(rows["random"]["draws"]) / 3)
+    chosen = rows["random-chosen-count"]  # the first random order, its count chosen on the guard like the diagnosis's
+    guards = {row["count"]: row["guard"] for row in chosen["guard_curve"]}
+    assert set(guards) == {10, 20, 40} and guards[chosen["n_causes"]] == max(guards.values())
+    assert chosen["guard"]["after"] == guards[chosen["n_causes"]]
+    first = random_ranking(posterior.n, 0)  # the first random draw's order: its top 20 is the random control's draw 0
+    assert trial(first[:20]) is trial.done[first[:20].numpy().tobytes()]
+    assert (
+        chosen["net_change"]
+        == outcome(trial(first[: chosen["n_causes"]]), failures, before["accuracy"]["net"])["net_change"]
+    )
     assert rows["oracle"]["n_causes"] == int(problem["mask"].sum()) and rows["no-removal"]["n_causes"] == 0
     text, beats = verdict(-0.01, rows)
     assert not beats and "worse" in text
