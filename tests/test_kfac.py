@@ -50,6 +50,23 @@ def test_ekfac_diagonal_in_its_eigenbasis_is_exact() -> None:
     assert (ekfac.dense() - exact).norm() <= kfac_error
 
 
+def test_ekfac_eigenvalues_are_the_exact_diagonal_in_the_basis_for_conv_and_linear_layers() -> None:
+    # Λ*_ij = E[(Q_Sᵀ G_n Q_A)²_ij] is the exact Fisher's diagonal in the Kronecker basis, whichever order the
+    # rotation is computed in (the conv layer has many positions: G_n first; the linear layer one: a and g first)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.Tanh(), nn.Flatten(), nn.Linear(3 * 4 * 4, 3)).double().eval()
+    data = Examples(torch.randn(25, 1, 6, 6, dtype=torch.float64), torch.randint(0, 3, (25,)))
+    exact = EmpiricalFisher(model, cross_entropy, data).dense()
+    ekfac = KFAC(model, cross_entropy, data, eigen_corrected=True)
+    for block in ekfac.blocks:
+        out, width = block.shape
+        weights = torch.arange(block.weight.start, block.weight.stop).reshape(out, width - 1)
+        order = torch.cat([weights, torch.arange(block.bias.start, block.bias.stop)[:, None]], dim=1).flatten()
+        basis = torch.kron(block.q_s, block.q_a)  # vec order [out, in+1]
+        rotated = basis.T @ exact[order][:, order] @ basis
+        torch.testing.assert_close(torch.diagonal(rotated), block.values.flatten())
+
+
 @pytest.mark.parametrize("name", ["kfac", "ekfac"])
 def test_closed_form_solve_inverts_matvec_on_a_cnn(name: str) -> None:
     torch.manual_seed(0)

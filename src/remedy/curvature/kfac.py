@@ -158,8 +158,12 @@ class KFAC(Curvature):
             values = [torch.zeros_like(b.values) for b in self.blocks]
             for pairs in self._passes(model, loss, chunk, batch_size):
                 for j, (block, (a, g)) in enumerate(zip(self.blocks, pairs, strict=True)):
-                    per_example = torch.einsum("blo,bli->boi", g, a)  # G_n, then rotate: cheaper than rotating a
-                    rotated = block.q_s.T.to(g.dtype) @ per_example @ block.q_a.to(a.dtype)
+                    q_s, q_a = block.q_s.to(g.dtype), block.q_a.to(a.dtype)
+                    positions, out, width = a.shape[1], g.shape[2], a.shape[2]
+                    if positions * (out * out + width * width) < out * width * (out + width):
+                        rotated = torch.einsum("blo,bli->boi", g @ q_s, a @ q_a)  # few positions: rotate a and g
+                    else:
+                        rotated = q_s.T @ torch.einsum("blo,bli->boi", g, a) @ q_a  # many: form G_n, then rotate
                     values[j] += rotated.square().sum(0).double()
             return tuple(values)
 
