@@ -164,8 +164,9 @@ def causes(seed: int, quick: bool, *, work: Path | None = None) -> Result:
             f"Each setting is trained from scratch on noisy labels for each of {len(seeds)} seeds; the test set is "
             "split in half by seed. The default pipeline chooses how many of its top-ranked training examples to "
             "treat on the query half alone; every scorer is then treated at that count with the same fine-tuning, "
-            "early-stopped on the query half, beside no removal, random removal (3 draws) and the oracle (all "
-            "corrupted labels). Net change = accuracy on the held-out half minus the original model's, in points."
+            "early-stopped on the query half, beside no removal, random removal (3 draws), a random order with its "
+            "count chosen on the query half like the default's, and the oracle (all corrupted labels). Net change = "
+            "accuracy on the held-out half minus the original model's, in points."
         ),
         figures=figures(runs),
     )
