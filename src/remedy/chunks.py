@@ -95,38 +95,38 @@ def sum_over_chunks(
     compute: Callable[[Data], Result],
     desc: str = "pass",
     store: Path | None = None,
-    group: int = 16,
 ) -> Result:
-    """``Σ compute(chunk)`` over the consecutive chunks of ``rows`` examples, in bounded memory: the chunks are
-    summed in order within fixed groups of ``group`` chunks, and the groups' sums in order, so the result is the
-    same to the last bit whatever the number of processes (each computes every ``world``-th group). With
-    ``store``, finished chunks are saved and reused as in :func:`over_chunks`."""
+    """``Σ compute(chunk)`` over the consecutive chunks of ``rows`` examples, summed in chunk order, in bounded memory.
+
+    With ``W`` processes the chunks are taken in rounds of ``W``: in round ``k`` rank ``r`` computes chunk
+    ``kW + r``, every rank receives the round's results and adds them to its running sum in chunk order. So
+    the work is split evenly, no process holds more than ``W`` chunk results, and the sum is the same to the last
+    bit whatever ``W``: ``((c₀ + c₁) + c₂) + …``. With ``store``, finished chunks are saved and reused as in
+    :func:`over_chunks`."""
     rank, size = world()
     n_chunks = -(-len(data) // max(1, rows))
-    groups = [range(g, min(g + group, n_chunks)) for g in range(0, n_chunks, group)]
-    mine = [g for g in range(len(groups)) if g % size == rank]
-    partials: dict[int, Result] = {}
-    bar = tqdm(total=sum(len(groups[g]) for g in mine), desc=desc, disable=None if rank == 0 else True, leave=False)
-    for g in mine:
-        total: Result | None = None
-        for i in groups[g]:
+    total: Result | None = None
+    bar = tqdm(total=n_chunks, desc=desc, disable=None if rank == 0 and n_chunks > 1 else True, leave=False)
+    for first in range(0, n_chunks, size):
+        i = first + rank
+        value: Result | None = None
+        if i < n_chunks:
             path = store / f"{i:06d}.safetensors" if store is not None else None
             if path is not None and path.is_file():
                 value = _load(path)
             else:
-                start = i * rows
-                value = compute(data.subset(torch.arange(start, min(start + rows, len(data)))))
+                value = compute(data.subset(torch.arange(i * rows, min((i + 1) * rows, len(data)))))
                 value = tuple(t.detach().cpu() for t in value) if isinstance(value, tuple) else value.detach().cpu()
                 if path is not None:
                     _save(path, value)
-            total = value if total is None else ordered_sum([total, value])
-            bar.update()
-        assert total is not None
-        partials[g] = total
+        round_values: list[Result | None] = [value]
+        if size > 1:
+            round_values = [None] * size
+            dist.all_gather_object(round_values, value)
+        for part in round_values:
+            if part is not None:
+                total = part if total is None else ordered_sum([total, part])
+        bar.update(min(size, n_chunks - first))
     bar.close()
-    if size > 1:
-        gathered: list[dict[int, Result] | None] = [None] * size
-        dist.all_gather_object(gathered, partials)
-        for part in gathered:
-            partials.update(part or {})
-    return ordered_sum([partials[g] for g in range(len(groups))])
+    assert total is not None
+    return total

@@ -299,19 +299,26 @@ class Posterior:
 
     @torch.no_grad()
     def log_likelihood(self, data: Data, model: nn.Module | None = None, batch_size: int = 256) -> Tensor:
-        """``log p(z | θ)`` for every example of ``data``, at θ̂ or at ``model``'s parameters, on the CPU (θ̂'s on
-        the training set is computed once and kept)."""
+        """``log p(z | θ)`` for every example of ``data``, at θ̂ or at ``model``'s parameters, on the CPU. On the
+        training set the pass is chunked and sharded across processes (:meth:`map_train`); θ̂'s is computed once
+        and kept."""
         if model is None and data is self.train and self._train_log_likelihood is not None:
             return self._train_log_likelihood.clone()
-        parts = []
-        with torch.no_grad():
-            for part in data.batches(batch_size):
+        net = model or self.model
+
+        def compute(chunk: Data) -> Tensor:
+            parts = []
+            for part in chunk.batches(batch_size):
                 part = part.to(self.device)
-                parts.append(-self.loss((model or self.model)(part.x), part.y).cpu())
-        values = torch.cat(parts)
-        if model is None and data is self.train:
-            self._train_log_likelihood = values
-        return values
+                parts.append(-self.loss(net(part.x), part.y).cpu())
+            return torch.cat(parts)
+
+        if data is self.train:
+            values = torch.cat(self.map_train(compute, "log-likelihood"))
+            if model is None:
+                self._train_log_likelihood = values
+            return values.clone() if model is None else values
+        return compute(data)
 
     def insert(self, data: ExamplesLike, update: Update, stop: ExamplesLike) -> Fitted:
         """Add the factor ``p(data | θ)`` to the posterior with ``update``; returns the new model θ* and its fit."""
