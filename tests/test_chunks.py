@@ -1,5 +1,5 @@
 """Sharded passes (:mod:`remedy.chunks`): two gloo processes split the chunks between them and get the one-process
-results bit for bit."""
+results bit for bit, for the bare passes and for the posterior's (kept gradients, log-likelihoods, the Fisher)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import torch.multiprocessing as mp
 
 from remedy.chunks import over_chunks, sum_over_chunks
 from remedy.examples import Data, Examples
+from remedy.models import build_model
+from remedy.posterior import Posterior
 
 N, ROWS = 53, 6  # 9 chunks, the last one short: the processes get 5 and 4
 
@@ -37,13 +39,31 @@ def _passes(done: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
     return total, rows
 
 
+def _posterior_passes(cache: str) -> dict[str, torch.Tensor]:
+    """Gradient products from the kept gradient matrix, log-likelihoods and the Fisher of a small MLP, in
+    chunks of a few rows (the budget holds 7 gradients)."""
+    data = _data()
+    x = data.x[:, :4].reshape(N, 1, 2, 2) / data.x.abs().amax()
+    y = torch.arange(N) % 3
+    model = build_model("mlp", (1, 2, 2), 3, 0).eval()
+    n_params = sum(p.numel() for p in model.parameters())
+    posterior = Posterior(model, (x, y), chunk_bytes=7 * 4 * n_params, cache_dir=cache)
+    directions = torch.randn(n_params, 5, generator=torch.Generator().manual_seed(1))
+    return {
+        "products": posterior.train_products(directions),  # 5 directions: from the kept per-example gradients
+        "log_likelihood": posterior.log_likelihood(posterior.train),
+        "fisher": posterior.fisher(),
+    }
+
+
 def _worker(rank: int, folder: str) -> None:
     dist.init_process_group("gloo", init_method=f"file://{folder}/store", rank=rank, world_size=2)
     torch.set_num_threads(1)
     try:
         done: list[int] = []
         total, rows = _passes(done)
-        torch.save({"total": total, "rows": rows, "done": torch.tensor(done)}, f"{folder}/rank{rank}.pt")
+        found = {"total": total, "rows": rows, "done": torch.tensor(done), **_posterior_passes(f"{folder}/cache")}
+        torch.save(found, f"{folder}/rank{rank}.pt")
     finally:
         dist.destroy_process_group()
 
@@ -61,5 +81,10 @@ def test_two_processes_split_the_chunks_and_sum_them_as_one(tmp_path: Path) -> N
     mp.spawn(_worker, args=(str(tmp_path),), nprocs=2, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
     assert ranks[0]["done"].tolist() == [0, 2, 4, 6, 8] and ranks[1]["done"].tolist() == [1, 3, 5, 7]
+    one = _posterior_passes(str(tmp_path / "one"))
+    saved = sorted(f.name for f in (tmp_path / "cache").glob("train-grads-*/*.safetensors"))
+    assert saved == [f"{i:06d}.safetensors" for i in range(8)]  # 53 gradients in chunks of 7, each saved once
     for result in ranks:
         assert torch.equal(result["total"], total) and torch.equal(result["rows"], rows)
+        for name, value in one.items():
+            assert torch.equal(result[name], value), name

@@ -38,6 +38,11 @@ def world() -> tuple[int, int]:
     return 0, 1
 
 
+def on_cpu(value: Result) -> Result:
+    """``value`` (a tensor or a tuple of tensors) detached and on the CPU."""
+    return tuple(t.detach().cpu() for t in value) if isinstance(value, tuple) else value.detach().cpu()
+
+
 def _save(path: Path, value: Result) -> None:
     parts = value if isinstance(value, tuple) else (value,)
     tensors = {str(i): t.detach().cpu().contiguous() for i, t in enumerate(parts)}
@@ -51,35 +56,44 @@ def _load(path: Path) -> Result:
     return parts if int(tensors["tuple"]) else parts[0]
 
 
+def local_chunks(
+    data: Data, rows: int, compute: Callable[[Data], Result], desc: str = "pass", store: Path | None = None
+) -> dict[int, Result]:
+    """``compute(chunk)`` for this process's share of the consecutive chunks of ``rows`` examples of ``data`` (chunk
+    ``i`` belongs to rank ``i mod world``), by chunk index, on the CPU.
+
+    With ``store``, a finished chunk is written there at once (atomically) and a chunk found there is read, not
+    computed again: the caller must key ``store`` by everything the results depend on (model, data, settings)."""
+    rank, size = world()
+    mine = range(rank, -(-len(data) // max(1, rows)), size)
+    results: dict[int, Result] = {}
+    for i in tqdm(mine, desc=desc, disable=None if rank == 0 and len(mine) > 1 else True, leave=False):
+        path = store / f"{i:06d}.safetensors" if store is not None else None
+        if path is not None and path.is_file():
+            results[i] = _load(path)
+            continue
+        results[i] = on_cpu(compute(data.subset(torch.arange(i * rows, min((i + 1) * rows, len(data))))))
+        if path is not None:
+            _save(path, results[i])
+    return results
+
+
+def gather_chunks(results: dict[int, Result]) -> list[Result]:
+    """Every process's chunk results (from :func:`local_chunks`), in chunk order, in every process."""
+    size = world()[1]
+    if size > 1:
+        gathered: list[dict[int, Result] | None] = [None] * size
+        dist.all_gather_object(gathered, results)
+        results = {i: value for part in gathered for i, value in (part or {}).items()}
+    return [results[i] for i in range(len(results))]
+
+
 def over_chunks(
     data: Data, rows: int, compute: Callable[[Data], Result], desc: str = "pass", store: Path | None = None
 ) -> list[Result]:
-    """``compute(chunk)`` for the consecutive chunks of ``rows`` examples of ``data``, in chunk order, on the CPU.
-
-    With several processes each computes its share and every process receives all results. With ``store``, a
-    finished chunk is written there at once (atomically) and a chunk found there is not computed again: the
-    caller must key ``store`` by everything the results depend on (model, data, settings)."""
-    rank, size = world()
-    starts = list(range(0, len(data), max(1, rows)))
-    results: dict[int, Result] = {}
-    if store is not None:
-        for i in range(len(starts)):
-            if (store / f"{i:06d}.safetensors").is_file():
-                results[i] = _load(store / f"{i:06d}.safetensors")
-    mine = [i for i in range(len(starts)) if i % size == rank and i not in results]
-    for i in tqdm(mine, desc=desc, disable=None if rank == 0 and len(mine) > 1 else True, leave=False):
-        chunk = data.subset(torch.arange(starts[i], min(starts[i] + rows, len(data))))
-        value = compute(chunk)
-        value = tuple(t.detach().cpu() for t in value) if isinstance(value, tuple) else value.detach().cpu()
-        results[i] = value
-        if store is not None:
-            _save(store / f"{i:06d}.safetensors", value)
-    if size > 1:
-        gathered: list[dict[int, Result] | None] = [None] * size
-        dist.all_gather_object(gathered, {i: results[i] for i in mine})
-        for part in gathered:
-            results.update(part or {})
-    return [results[i] for i in range(len(starts))]
+    """``compute(chunk)`` for the consecutive chunks of ``rows`` examples of ``data``, in chunk order, on the CPU:
+    each process computes its share (:func:`local_chunks`, resumable with ``store``) and receives all results."""
+    return gather_chunks(local_chunks(data, rows, compute, desc, store))
 
 
 def ordered_sum(values: Sequence[Result]) -> Result:
@@ -115,8 +129,7 @@ def sum_over_chunks(
             if path is not None and path.is_file():
                 value = _load(path)
             else:
-                value = compute(data.subset(torch.arange(i * rows, min((i + 1) * rows, len(data)))))
-                value = tuple(t.detach().cpu() for t in value) if isinstance(value, tuple) else value.detach().cpu()
+                value = on_cpu(compute(data.subset(torch.arange(i * rows, min((i + 1) * rows, len(data))))))
                 if path is not None:
                     _save(path, value)
         round_values: list[Result | None] = [value]

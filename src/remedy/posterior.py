@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from torch.nn.utils import vector_to_parameters
 
 from remedy.cache import Cache, fingerprint
-from remedy.chunks import Result, over_chunks
+from remedy.chunks import Result, gather_chunks, local_chunks, on_cpu, over_chunks
 from remedy.curvature import (
     DEFAULT_CHUNK_BYTES,
     Curvature,
@@ -114,7 +114,7 @@ class Posterior:
         self._inverses: dict[str, DampedInverse] = {}
         self._fisher: Tensor | None = None
         self._train_log_likelihood: Tensor | None = None
-        self._grads: Tensor | None = None
+        self._grads: dict[int, Tensor] | None = None  # this process's chunks of per-example gradients
         self._memo: dict[Hashable, Any] = {}
         self.checkpoints = [dict(state) for state in checkpoints]
         self.cache = Cache(cache_dir) if cache_dir is not None else None
@@ -263,12 +263,16 @@ class Posterior:
         self, compute: Callable[[Tensor], Result], kind: str, key: Mapping[str, Any] | None = None
     ) -> list[Result]:
         """``compute(G)`` for the per-example training-loss gradients ``G [rows, P]`` (``∇ loss(z_i, θ̂)``) of every
-        chunk, as :meth:`map_train`. With a cache and ``N·P`` within ``cache_bytes``, the whole gradient matrix is
-        computed once, saved, and every later pass reads it."""
+        chunk, as :meth:`map_train`. With a cache and ``N·P`` within ``cache_bytes``, the gradients are computed
+        once and saved chunk by chunk; each process keeps its own chunks in memory, and only ``compute``'s results
+        travel between processes."""
         if self._keeps_grads():
-            if self._grads is None:  # saved chunk by chunk: a killed run resumes, a later one reads them all
-                self._grads = torch.cat(self.map_train(self._grads_of, "train-grads", {})).to(self.device)
-            return [compute(self._grads[start : start + self.rows]) for start in range(0, self.n, self.rows)]
+            if self._grads is None:  # saved chunk by chunk: a killed run resumes, a later one reads them
+                assert self.cache is not None  # kept only with a cache
+                store = self.cache.store("train-grads", {**self._key, "rows": self.rows})
+                local = local_chunks(self.train, self.rows, self._grads_of, "train-grads", store)
+                self._grads = {i: g.to(self.device) for i, g in local.items()}
+            return gather_chunks({i: on_cpu(compute(g)) for i, g in self._grads.items()})
         return self.map_train(lambda chunk: compute(self._grads_of(chunk)), kind, key)
 
     def _grads_of(self, chunk: Data) -> Tensor:
