@@ -1,4 +1,6 @@
-"""Cost of one curvature-vector product over the whole MNIST training set, in training epochs of the same CNN.
+"""Cost of one curvature-vector product over the whole MNIST training set, in training epochs of the same CNN, and
+of the two other passes identification makes over it (forward-mode scoring, log-likelihoods) at remedy's batch
+size and at their former ones.
 
     python benchmarks/products.py --runs 3
 
@@ -14,11 +16,12 @@ import torch
 from timing import median_seconds
 from torch.func import jvp, vjp, vmap
 
-from remedy.curvature import GaussNewton, Hessian
+from remedy.curvature import BATCH_ROWS, GaussNewton, Hessian, directional_derivatives
 from remedy.data import load_dataset
 from remedy.examples import Examples
 from remedy.models import build_model, train_model
 from remedy.models.train import TrainConfig
+from remedy.posterior import Posterior
 from remedy.task import cross_entropy
 
 
@@ -55,6 +58,15 @@ def main() -> None:
         "GGN product (jvp after vjp: two forward passes)": ggn_jvp_after_vjp,
         "Hessian product (jvp of grad)": lambda: Hessian(model, cross_entropy, train).matvec(v),
     }
+    posterior = Posterior(model, train)
+    for batch in (BATCH_ROWS, 1024):  # 1,024: the scoring pass's batch before
+        rows[f"forward-mode scoring pass, one direction (batches of {batch})"] = lambda b=batch: (
+            directional_derivatives(model, cross_entropy, train, v[:, None], batch_size=b)
+        )
+    for batch in (BATCH_ROWS, 256):  # 256: the log-likelihood pass's batch before
+        rows[f"log-likelihoods, no autograd (batches of {batch})"] = lambda b=batch: posterior.log_likelihood(
+            posterior.train, model, batch_size=b
+        )
     print(
         f"{len(train)} images, torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"one training epoch {log.epoch_seconds:.2f} s"

@@ -58,8 +58,9 @@ def test_scoreboard_arithmetic(problem: dict) -> None:
     guards = {row["count"]: row["guard"] for row in chosen["guard_curve"]}
     assert set(guards) == {10, 20, 40} and guards[chosen["n_causes"]] == max(guards.values())
     assert chosen["guard"]["after"] == guards[chosen["n_causes"]]
-    # each set treated once: none, 3 draws, the first order's 10 and 40 (its 20 is draw 0), the oracle's (made above)
-    assert len(trial.done) == 1 + 3 + 2 + 1 + 1  # and self-loss's top 20
+    # each set treated once: nothing, 3 random draws, the first random order's top 10 and 40 (its top 20 is draw 0),
+    # the oracle's set (treated above) and self-loss's top 20
+    assert len(trial.done) == 1 + 3 + 2 + 1 + 1
     first = random_ranking(posterior.n, 0)
     assert (
         chosen["net_change"]

@@ -45,7 +45,7 @@ def on_cpu(value: Result) -> Result:
 
 def _save(path: Path, value: Result) -> None:
     parts = value if isinstance(value, tuple) else (value,)
-    tensors = {str(i): t.detach().cpu().contiguous() for i, t in enumerate(parts)}
+    tensors = {str(i): t.contiguous() for i, t in enumerate(parts)}  # on the CPU already (on_cpu)
     tensors["tuple"] = torch.tensor(int(isinstance(value, tuple)))
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp)))
 
@@ -54,6 +54,17 @@ def _load(path: Path) -> Result:
     tensors = load_file(str(path))
     parts = tuple(tensors[str(i)] for i in range(len(tensors) - 1))
     return parts if int(tensors["tuple"]) else parts[0]
+
+
+def _chunk(data: Data, rows: int, i: int, compute: Callable[[Data], Result], store: Path | None) -> Result:
+    """Chunk ``i``'s result on the CPU: read from ``store`` if saved there, else computed (and saved atomically)."""
+    path = store / f"{i:06d}.safetensors" if store is not None else None
+    if path is not None and path.is_file():
+        return _load(path)
+    value = on_cpu(compute(data.subset(torch.arange(i * rows, min((i + 1) * rows, len(data))))))
+    if path is not None:
+        _save(path, value)
+    return value
 
 
 def local_chunks(
@@ -68,13 +79,7 @@ def local_chunks(
     mine = range(rank, -(-len(data) // max(1, rows)), size)
     results: dict[int, Result] = {}
     for i in tqdm(mine, desc=desc, disable=None if rank == 0 and len(mine) > 1 else True, leave=False):
-        path = store / f"{i:06d}.safetensors" if store is not None else None
-        if path is not None and path.is_file():
-            results[i] = _load(path)
-            continue
-        results[i] = on_cpu(compute(data.subset(torch.arange(i * rows, min((i + 1) * rows, len(data))))))
-        if path is not None:
-            _save(path, results[i])
+        results[i] = _chunk(data, rows, i, compute, store)
     return results
 
 
@@ -123,15 +128,7 @@ def sum_over_chunks(
     bar = tqdm(total=n_chunks, desc=desc, disable=None if rank == 0 and n_chunks > 1 else True, leave=False)
     for first in range(0, n_chunks, size):
         i = first + rank
-        value: Result | None = None
-        if i < n_chunks:
-            path = store / f"{i:06d}.safetensors" if store is not None else None
-            if path is not None and path.is_file():
-                value = _load(path)
-            else:
-                value = on_cpu(compute(data.subset(torch.arange(i * rows, min((i + 1) * rows, len(data))))))
-                if path is not None:
-                    _save(path, value)
+        value = _chunk(data, rows, i, compute, store) if i < n_chunks else None
         round_values: list[Result | None] = [value]
         if size > 1:
             round_values = [None] * size

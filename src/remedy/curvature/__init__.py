@@ -7,6 +7,7 @@ from remedy.curvature.empirical_fisher import DiagonalFisher, EmpiricalFisher
 from remedy.curvature.fisher import diagonal_fisher
 from remedy.curvature.ggn import GaussNewton
 from remedy.curvature.grads import (
+    BATCH_ROWS,
     DEFAULT_CHUNK_BYTES,
     chunk_size,
     directional_derivatives,
@@ -23,6 +24,7 @@ from remedy.curvature.operator import Curvature
 from remedy.curvature.solvers import SOLVERS, DampedInverse, ihvp
 
 __all__ = [
+    "BATCH_ROWS",
     "CURVATURES",
     "DEFAULT_CHUNK_BYTES",
     "DEFAULT_INVERSE",

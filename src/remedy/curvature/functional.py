@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from remedy.chunks import CHUNK_ROWS, sum_over_chunks
-from remedy.curvature.grads import trainable
+from remedy.curvature.grads import BATCH_ROWS, trainable
 from remedy.curvature.operator import Curvature, as_matrix
 from remedy.examples import Data, Examples
 from remedy.task import LossFn
@@ -43,7 +43,9 @@ class DataCurvature(Curvature):
     """A curvature of ``J(θ) = (1/N) Σ_i loss(f(θ, x_i), y_i) + (weight_decay/2) ‖θ‖²`` whose products are
     sums of per-chunk products; subclasses give the chunk product."""
 
-    def __init__(self, model: nn.Module, loss: LossFn, data: Data, weight_decay: float = 0.0, chunk: int = 64) -> None:
+    def __init__(
+        self, model: nn.Module, loss: LossFn, data: Data, weight_decay: float = 0.0, chunk: int = BATCH_ROWS
+    ) -> None:
         self.f = FunctionalModel(model)
         self.loss, self.data, self.weight_decay, self.chunk = loss, data, weight_decay, chunk
         self.n_params = self.f.theta.numel()

@@ -32,10 +32,11 @@ def chunk_size(n_params: int, chunk_bytes: int, itemsize: int = 4) -> int:
     return max(1, chunk_bytes // (n_params * itemsize))
 
 
-VMAP_ROWS = 64
-"""At most this many examples per vectorised gradient call: larger batches of a small CNN's unfolded activations fall
-out of the CPU's caches (on the demo's CNN, per-example gradients cost 1.4 epochs in batches of 32–64, 2.8 in
-batches of 512)."""
+BATCH_ROWS = 64
+"""Examples per batch of a pass over the data (per-example gradients, forward-mode products, GGN products,
+log-likelihoods): larger batches of a small CNN's activations fall out of the CPU's caches. On the demo's CNN
+per-example gradients cost 1.4 epochs in batches of 32–64 and 2.8 in batches of 512; `benchmarks/products.py`
+times the other passes at 64 and at their former batch sizes."""
 
 
 def per_example_grads(
@@ -44,14 +45,14 @@ def per_example_grads(
     """Yield ``(start, G)`` where row ``i`` of ``G [B, P]`` is ``∇_θ loss(model(x_{start+i}), y_{start+i})``.
 
     ``loss`` is the per-example negative log-likelihood, so rows are ``-∇ log p(z | θ)``. Each chunk
-    holds at most ``chunk_bytes`` of gradients (at least one row) and :data:`VMAP_ROWS` rows; parameters follow
+    holds at most ``chunk_bytes`` of gradients (at least one row) and :data:`BATCH_ROWS` rows; parameters follow
     :func:`trainable`'s order.
     """
     params = trainable(model)
     buffers = {name: b.detach() for name, b in model.named_buffers()}
     n_params = sum(p.numel() for p in params.values())
     device = next(iter(params.values())).device
-    size = min(VMAP_ROWS, chunk_size(n_params, chunk_bytes, next(iter(params.values())).element_size()))
+    size = min(BATCH_ROWS, chunk_size(n_params, chunk_bytes, next(iter(params.values())).element_size()))
 
     def single(p: dict[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
         return loss(functional_call(model, (p, buffers), (x.unsqueeze(0),)), y.unsqueeze(0)).sum()
@@ -65,15 +66,14 @@ def per_example_grads(
 
 
 def directional_derivatives(
-    model: nn.Module, loss: LossFn, data: Data, directions: Tensor, batch_size: int = VMAP_ROWS
+    model: nn.Module, loss: LossFn, data: Data, directions: Tensor, batch_size: int = BATCH_ROWS
 ) -> Tensor:
     """``D [N, k]`` with ``D[i, j] = ∇_θ loss(z_i)ᵀ directions[:, j]``, by forward-mode differentiation (``jvp``).
 
     Equal to ``G @ directions`` for the per-example gradient matrix ``G`` of :func:`per_example_grads`,
     without ever forming ``G``: each direction costs about two forward passes over ``data``, so this
-    is the cheaper route for a few directions (one failure set, a handful of metrics). Batches are small for the
-    same reason as :data:`VMAP_ROWS` (on the demo's CNN a pass costs about half as much in batches of 64 as in
-    batches of 1,024).
+    is the cheaper route for a few directions (one failure set, a handful of metrics). Batches hold
+    :data:`BATCH_ROWS` examples.
     """
     params = trainable(model)
     buffers = {name: b.detach() for name, b in model.named_buffers()}
