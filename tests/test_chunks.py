@@ -14,6 +14,7 @@ import torch.multiprocessing as mp
 from remedy.chunks import over_chunks, sum_over_chunks
 from remedy.examples import Data, Examples
 from remedy.models import build_model
+from remedy.passes import Chunking
 from remedy.posterior import Posterior
 
 N, ROWS = 53, 6  # 9 chunks, the last one short: the processes get 5 and 4
@@ -48,12 +49,12 @@ def _posterior_passes(cache: str) -> dict[str, torch.Tensor]:
     y = torch.arange(N) % 3
     model = build_model("mlp", (1, 2, 2), 3, 0).eval()
     n_params = sum(p.numel() for p in model.parameters())
-    posterior = Posterior(model, (x, y), chunk_bytes=7 * 4 * n_params, cache_dir=cache)
+    posterior = Posterior(model, (x, y), chunking=Chunking(chunk_bytes=7 * 4 * n_params, cache_dir=cache))
     directions = torch.randn(n_params, 5, generator=torch.Generator().manual_seed(1))
     return {
-        "products": posterior.train_products(directions),  # 5 directions: from the kept per-example gradients
+        "products": posterior.passes.train_products(directions),  # 5 directions: from the kept per-example gradients
         "log_likelihood": posterior.log_likelihood(posterior.train),
-        "fisher": posterior.fisher(),
+        "fisher": posterior.curvatures.fisher(),
     }
 
 

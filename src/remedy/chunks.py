@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from remedy.errors import RemedyError
 from remedy.examples import Data
 from remedy.io import atomic_write
 
@@ -36,6 +37,24 @@ def world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+def agree(fingerprints: dict[str, str]) -> None:
+    """Every process's ``fingerprints`` (what it holds: model, training set, test set, …) gathered once; unless they
+    are all equal, every process stops with one line naming what differs."""
+    size = world()[1]
+    if size == 1:
+        return
+    gathered: list[dict[str, str] | None] = [None] * size
+    dist.all_gather_object(gathered, fingerprints)
+    for other, theirs in enumerate(gathered):
+        differ = sorted(key for key in fingerprints if (theirs or {}).get(key) != gathered[0].get(key))  # type: ignore[union-attr]
+        if differ:
+            raise RemedyError(
+                f"processes: expected every process to hold the same model, training set and test set, but process "
+                f"{other}'s {' and '.join(differ)} differ from process 0's (build() must return the same model in "
+                "every process: train it deterministically or load it, e.g. with --weights)"
+            )
 
 
 def on_cpu(value: Result) -> Result:

@@ -68,11 +68,13 @@ def load_weights(path: str | Path, model: nn.Module) -> nn.Module:
 
 
 def to_jsonable(value: Any) -> Any:
-    """Tensors, numpy scalars and settings dataclasses to plain Python values for JSON."""
+    """Tensors, numpy scalars, paths and settings dataclasses to plain Python values for JSON."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return to_jsonable(dataclasses.asdict(value))
     if isinstance(value, torch.Tensor):
         return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

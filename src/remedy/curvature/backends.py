@@ -16,7 +16,7 @@ from remedy.examples import Data
 from remedy.registry import Registry
 from remedy.task import LossFn
 
-CURVATURES: Registry[Callable[..., Curvature]] = Registry("--curvature")
+CURVATURES: Registry[Callable[..., Curvature]] = Registry("curvature")
 CURVATURES.register("hessian")(Hessian)
 CURVATURES.register("ggn")(GaussNewton)
 CURVATURES.register("fisher")(EmpiricalFisher)

@@ -46,12 +46,12 @@ class InverseSettings:
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        CURVATURES.get(self.curvature)
-        SOLVERS.get(self.solver)
-        check(math.isfinite(self.damping) and self.damping >= 0, "--damping", f"a damping >= 0, got {self.damping}")
+        CURVATURES.get(self.curvature, "curvature")
+        SOLVERS.get(self.solver, "solver")
+        check(math.isfinite(self.damping) and self.damping >= 0, "damping", f"a damping >= 0, got {self.damping}")
         check(
             self.examples is None or self.examples > 0,
-            "--curvature-examples",
+            "examples",
             f"a positive number of examples, got {self.examples}",
         )
         check("seed" not in self.options, "options", "solver options without 'seed' (it is InverseSettings.seed)")

@@ -8,9 +8,10 @@ from torch import nn
 
 from remedy.errors import RemedyError
 from remedy.models.cnn import TannoCNN
+from remedy.models.config import TrainConfig
 from remedy.models.fit import FitLog, fit
 from remedy.models.mlp import MLP, LogisticRegression
-from remedy.models.train import TrainConfig, train_model
+from remedy.models.train import train_model
 from remedy.seeds import seeded
 
 ARCHITECTURES = ("cnn", "mlp", "logreg")

@@ -4,6 +4,7 @@ relabelling need, because a trained model has memorised its own training labels.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -14,7 +15,7 @@ from tqdm.auto import tqdm
 
 from remedy.errors import check
 from remedy.examples import Data
-from remedy.models.fit import TrainConfig
+from remedy.models.config import TrainConfig
 from remedy.models.train import train_model
 from remedy.seeds import derive
 from remedy.task import LossFn
@@ -42,8 +43,9 @@ def out_of_sample_probabilities(
     splits = list(splitter.split(np.zeros(len(labels)), labels))
     for k, (fit_index, held_index) in enumerate(tqdm(splits, desc="cross-fitting", disable=None, leave=False)):
         fold_seed = derive(seed, f"fold-{k}") % 2**31
+        recipe = replace(config, record=False)
         model, _ = train_model(
-            make(fold_seed), train.subset(torch.as_tensor(fit_index)), loss, config, fold_seed, "fold"
+            make(fold_seed), train.subset(torch.as_tensor(fit_index)), loss, recipe, fold_seed, "fold"
         )
         held = torch.as_tensor(held_index)
         probs = probabilities(model, train.subset(held))
@@ -59,6 +61,6 @@ def out_of_sample(posterior: Posterior, folds: int = 5, seed: int = 0) -> Tensor
     return posterior.memo(
         ("out-of-sample", folds, seed),
         lambda: out_of_sample_probabilities(
-            posterior.fresh_model, posterior.train, posterior.loss, posterior.config, folds, seed
+            posterior.fresh_model, posterior.train, posterior.loss, posterior.record.config, folds, seed
         ),
     )

@@ -1,5 +1,5 @@
-"""The one optimisation loop behind training, fine-tuning and every EWC update: Adam on mini-batches,
-early stopping on a validation criterion, best weights restored."""
+"""The one optimisation loop behind training, fine-tuning and every EWC update: Adam (or SGD) on mini-batches,
+early stopping on a validation criterion, best weights restored, every step recorded when asked."""
 
 from __future__ import annotations
 
@@ -12,31 +12,9 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from remedy.seeds import stream
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Optimiser and early-stopping settings shared by training, fine-tuning and the EWC updates.
-
-    Attributes:
-        lr: Adam learning rate.
-        batch_size: mini-batch size.
-        max_epochs: upper bound on epochs.
-        patience: epochs without validation improvement before stopping.
-        val_fraction: fraction of the training set held out for early stopping when training from scratch.
-        check_every: measure the early-stopping criterion every this many steps (``None``: once per epoch).
-        checkpoints: keep up to this many evenly spaced states of the trajectory that led to the kept weights
-            (for TracIn; 0 keeps none).
-    """
-
-    lr: float = 1e-3
-    batch_size: int = 64
-    max_epochs: int = 100
-    patience: int = 5
-    val_fraction: float = 0.1
-    check_every: int | None = None
-    checkpoints: int = 5
+from remedy.models.config import TrainConfig
+from remedy.models.record import Trajectory, TrajectoryWriter
+from remedy.seeds import seeded, stream
 
 
 @dataclass
@@ -46,19 +24,23 @@ class FitLog:
     Attributes:
         epochs: passes over the data (fractional when stopped between checks inside an epoch).
         best_check: index into ``history`` of the weights kept (0 = the starting weights).
+        best_step: optimiser steps that led to the weights kept.
         seconds: total wall time, checks included.
         epoch_seconds: wall time of one pass of optimiser steps, checks excluded.
         history: the criterion at every check (entry 0: before any step).
         checkpoints: CPU state dicts at up to ``config.checkpoints`` evenly spaced checks after the first step, the
             last being the kept weights (the trajectory TracIn sums over).
+        trajectory: every step, when a writer recorded them.
     """
 
     epochs: float
     best_check: int
+    best_step: int
     seconds: float
     epoch_seconds: float
     history: list[float] = field(default_factory=list)
     checkpoints: list[dict[str, Tensor]] = field(default_factory=list)
+    trajectory: Trajectory | None = None
 
 
 def _cpu_state(model: nn.Module) -> dict[str, Tensor]:
@@ -73,6 +55,49 @@ def _evenly(items: list, count: int) -> list:
     return [items[i] for i in picks]
 
 
+def optimizer_for(parameters: list[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
+    """The optimiser ``config`` names, on ``parameters``."""
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum)
+    return torch.optim.Adam(parameters, lr=config.lr)
+
+
+def describe_optimizer(optimizer: torch.optim.Optimizer) -> dict[str, object]:
+    """The optimiser's name and hyper-parameters, as a trajectory records them."""
+    group = {k: v for k, v in optimizer.param_groups[0].items() if k != "params"}
+    return {"name": type(optimizer).__name__.lower(), **{k: v for k, v in group.items() if _plain(v)}}
+
+
+def _plain(value: object) -> bool:
+    return isinstance(value, (int, float, str, bool, type(None))) or (
+        isinstance(value, tuple) and all(isinstance(v, (int, float)) for v in value)
+    )
+
+
+SNAPSHOTS_PER_EPOCH = 4
+"""Iterates averaged per epoch when ``TrainConfig.average`` is on."""
+
+
+class _Average:
+    """The running mean of a model's floating-point state over the snapshots given to :meth:`add`."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, Tensor] | None = None
+        self.count = 0
+
+    def add(self, model: nn.Module) -> None:
+        self.count += 1
+        current = model.state_dict()
+        if self.state is None:
+            self.state = {k: v.detach().clone() for k, v in current.items()}
+            return
+        for key, value in current.items():
+            if value.is_floating_point():
+                self.state[key] += (value.detach() - self.state[key]) / self.count
+            else:
+                self.state[key] = value.detach().clone()
+
+
 def fit(
     model: nn.Module,
     n: int,
@@ -82,67 +107,93 @@ def fit(
     *,
     seed: int = 0,
     desc: str = "fit",
+    index: Tensor | None = None,
+    writer: TrajectoryWriter | None = None,
 ) -> FitLog:
-    """Minimise ``objective(batch_indices)`` over shuffled mini-batches of ``range(n)`` with Adam, in place, with
-    ``config``'s learning rate, batch size, epoch bound and patience.
+    """Minimise ``objective(batch_indices)`` over shuffled mini-batches of ``range(n)`` with ``config``'s optimiser,
+    learning rate, batch size and schedule, in place. Everything random (the batch order, dropout) comes from ``seed``.
 
-    ``criterion(model)`` (lower is better) is measured after every epoch, or every ``config.check_every``
-    optimiser steps when given (for updates that can run away within an epoch, such as gradient
-    ascent); training stops after ``patience`` checks without improvement and the best weights
-    (possibly the starting ones) are restored. ``max_epochs`` bounds the passes over the data either
-    way. The model is left in eval mode.
+    With early stopping (the default), ``criterion(model)`` (lower is better) is measured after every epoch, or every
+    ``config.check_every`` optimiser steps when given (for updates that can run away within an epoch, such as
+    gradient ascent); training stops after ``patience`` checks without improvement and the best weights (possibly the
+    starting ones) are restored; ``max_epochs`` bounds the passes over the data. With a fixed schedule
+    (``early_stopping=False``) all ``max_epochs`` run without looking at the criterion, and the result is the last
+    iterate or, with ``config.average = a``, the mean of the iterates over the last fraction ``a`` of the steps
+    (:data:`SNAPSHOTS_PER_EPOCH` snapshots per epoch). The model is left in eval mode.
+
+    With a ``writer``, every step is recorded before it is taken: its mini-batch as training-set indices
+    (``index[batch]`` when the ``n`` examples are a subset of the training set), its learning rate and the
+    parameters; the trajectory's counted steps end at the weights kept.
     """
     config = config or TrainConfig()
-    lr, batch_size, max_epochs, patience = config.lr, config.batch_size, config.max_epochs, config.patience
+    batch_size, max_epochs, patience = config.batch_size, config.max_epochs, config.patience
     gen = stream(seed, "batch-order")
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    optimizer = optimizer_for(parameters, config)
     start = time.perf_counter()
     model.eval()
-    best, best_check = criterion(model), 0
-    best_state = copy.deepcopy(model.state_dict())
-    history = [best]
+    stopping = config.early_stopping
+    best, best_check, best_step = criterion(model) if stopping else float("nan"), 0, 0
+    best_state = copy.deepcopy(model.state_dict()) if stopping else {}
+    history = [best] if stopping else []
     train_seconds = 0.0
     steps_per_epoch = -(-n // batch_size)
+    total = max_epochs * steps_per_epoch
     check_every = config.check_every or steps_per_epoch
+    snapshot_every = max(1, steps_per_epoch // SNAPSHOTS_PER_EPOCH)
+    average, average_from = _Average(), total - round(config.average * total)
     checks, step, stop = 0, 0, False
     trail: list[tuple[int, dict[str, Tensor]]] = []  # (check, state) every `stride` checks, thinned as it grows
     stride = 1
-    bar = tqdm(total=max_epochs * steps_per_epoch, desc=desc, disable=None, leave=False)
-    for _ in range(max_epochs):
-        for batch in torch.randperm(n, generator=gen).split(batch_size):
-            tick = time.perf_counter()
-            model.train()
-            optimizer.zero_grad(set_to_none=True)
-            objective(batch).backward()
-            optimizer.step()
-            train_seconds += time.perf_counter() - tick
-            step += 1
-            bar.update()
-            if step % check_every and step % steps_per_epoch:
-                continue
-            model.eval()
-            checks += 1
-            value = criterion(model)
-            history.append(value)
-            if value < best:
-                best, best_check = value, checks
-                best_state = copy.deepcopy(model.state_dict())
-            if config.checkpoints and checks % stride == 0:
-                trail.append((checks, _cpu_state(model)))
-                if len(trail) >= 2 * config.checkpoints:
-                    stride *= 2
-                    trail = [(c, state) for c, state in trail if c % stride == 0]
-            bar.set_postfix(val=f"{value:.4f}", best=best_check)
-            if checks - best_check >= patience:
-                stop = True
+    bar = tqdm(total=total, desc=desc, disable=None, leave=False)
+    with seeded(seed, "fit-noise"):  # dropout and any other global randomness of the user's module
+        for _ in range(max_epochs):
+            for batch in torch.randperm(n, generator=gen).split(batch_size):
+                tick = time.perf_counter()
+                model.train()
+                if writer is not None:
+                    flat = torch.cat([p.detach().reshape(-1) for p in parameters])
+                    writer.step(batch if index is None else index[batch], optimizer.param_groups[0]["lr"], flat)
+                optimizer.zero_grad(set_to_none=True)
+                objective(batch).backward()
+                optimizer.step()
+                train_seconds += time.perf_counter() - tick
+                step += 1
+                bar.update()
+                if config.average and step > average_from and (step - average_from) % snapshot_every == 0:
+                    average.add(model)
+                if not stopping or (step % check_every and step % steps_per_epoch):
+                    continue
+                model.eval()
+                checks += 1
+                value = criterion(model)
+                history.append(value)
+                if value < best:
+                    best, best_check, best_step = value, checks, step
+                    best_state = copy.deepcopy(model.state_dict())
+                if config.checkpoints and checks % stride == 0:
+                    trail.append((checks, _cpu_state(model)))
+                    if len(trail) >= 2 * config.checkpoints:
+                        stride *= 2
+                        trail = [(c, state) for c, state in trail if c % stride == 0]
+                bar.set_postfix(val=f"{value:.4f}", best=best_check)
+                if checks - best_check >= patience:
+                    stop = True
+                    break
+            if stop:
                 break
-        if stop:
-            break
     bar.close()
-    model.load_state_dict(best_state)
+    if not stopping:
+        best_step = step
+    trajectory = writer.finish(torch.cat([p.detach().reshape(-1) for p in parameters]), best_step) if writer else None
+    if stopping:
+        model.load_state_dict(best_state)
+    elif average.state is not None:
+        model.load_state_dict(average.state)
     model.eval()
     epochs = step / steps_per_epoch
     kept = [state for c, state in trail if c < best_check] + [_cpu_state(model)] if best_check else []
     checkpoints = _evenly(kept, config.checkpoints) if config.checkpoints else []
     seconds = time.perf_counter() - start
-    return FitLog(epochs, best_check, seconds, train_seconds / max(epochs, 1e-9), history, checkpoints)
+    epoch_seconds = train_seconds / max(epochs, 1e-9)
+    return FitLog(epochs, best_check, best_step, seconds, epoch_seconds, history, checkpoints, trajectory)

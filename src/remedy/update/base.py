@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -10,8 +11,9 @@ from torch import Tensor, nn
 
 from remedy.errors import check
 from remedy.examples import Data, Examples
+from remedy.models.config import TrainConfig
 from remedy.models.fit import FitLog, fit
-from remedy.models.train import TrainConfig, loss_and_error
+from remedy.models.train import loss_and_error
 from remedy.task import LossFn
 
 if TYPE_CHECKING:
@@ -38,6 +40,20 @@ class Update(Protocol):
         ...
 
 
+def average_models(models: list[nn.Module]) -> nn.Module:
+    """The first model with every floating-point parameter and buffer replaced by its mean over ``models`` (the
+    models share an architecture); one model is returned as it is."""
+    if len(models) == 1:
+        return models[0]
+    states = [m.state_dict() for m in models]
+    mean = {
+        key: sum(s[key] for s in states) / len(states) if value.is_floating_point() else value
+        for key, value in states[0].items()
+    }
+    models[0].load_state_dict(mean)
+    return models[0]
+
+
 def stopping_criterion(stop: Examples, loss: LossFn, stop_on: str) -> Callable[[nn.Module], float]:
     """The early-stopping criterion on ``stop`` (lower is better): its mean ``loss``, or its ``error`` rate with
     ties broken by the mean loss (weighted below one error: ``error + min(loss, 999) / (1000 |stop|)``), so that
@@ -60,10 +76,12 @@ def refit(
     seed: int = 0,
     desc: str = "update",
     stop_on: str = "loss",
+    start: nn.Module | None = None,
 ) -> Fitted:
-    """Start from a copy of θ̂ and minimise ``objective(model, batch_indices)`` over mini-batches of ``range(n)``,
-    early-stopping on :func:`stopping_criterion` of ``stop`` (θ̂ itself is the first candidate)."""
-    model = posterior.copy_model()
+    """Start from a copy of θ̂ (or of ``start``) and minimise ``objective(model, batch_indices)`` over mini-batches of
+    ``range(n)``, early-stopping on :func:`stopping_criterion` of ``stop`` (the start itself is the first
+    candidate)."""
+    model = copy.deepcopy(start) if start is not None else posterior.copy_model()
     criterion = stopping_criterion(stop, posterior.loss, stop_on)
 
     log = fit(
@@ -71,7 +89,7 @@ def refit(
         n,
         lambda batch: objective(model, batch),
         criterion,
-        config or posterior.config,
+        config or posterior.record.config,
         seed=seed,
         desc=desc,
     )

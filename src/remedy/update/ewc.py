@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from remedy.examples import Data, Examples
-from remedy.models.train import TrainConfig
+from remedy.models.config import TrainConfig
 from remedy.update.base import Fitted, refit
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def laplace_penalty(posterior: Posterior, model: nn.Module, prior_precision: float = 0.0) -> Tensor:
     """``N/2 (θ − θ̂)ᵀ diag(F̂) (θ − θ̂) + λ/2 ‖θ − θ̂‖²``: minus the Laplace log-posterior of D (Tanno eq. 23)."""
     delta = torch.cat([p.reshape(-1) for p in model.parameters() if p.requires_grad]) - posterior.theta()
-    penalty = 0.5 * posterior.n * (posterior.fisher() * delta.square()).sum()
+    penalty = 0.5 * posterior.n * (posterior.curvatures.fisher() * delta.square()).sum()
     return penalty + 0.5 * prior_precision * delta.square().sum() if prior_precision else penalty
 
 

@@ -6,4 +6,4 @@ from __future__ import annotations
 from remedy.curvature.solvers.base import DampedInverse
 from remedy.registry import Registry
 
-SOLVERS: Registry[type[DampedInverse]] = Registry("--solver")
+SOLVERS: Registry[type[DampedInverse]] = Registry("solver")
