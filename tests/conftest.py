@@ -6,7 +6,7 @@ import torch
 import remedy
 from remedy.examples import Examples
 from remedy.models import LogisticRegression, train_model
-from remedy.models.train import TrainConfig
+from remedy.models.config import TrainConfig
 
 
 @pytest.fixture(autouse=True)
@@ -49,6 +49,6 @@ def problem(flipped_logreg: dict) -> dict:
     """:func:`flipped_logreg` as a posterior (Adam at lr 0.05 for every refit) and its test split (seed 0); a fresh
     posterior per test module, so that cached curvatures do not cross modules."""
     model = flipped_logreg["model"]
-    posterior = remedy.Posterior(model, flipped_logreg["train"], config=TrainConfig(lr=0.05))
-    failures = remedy.split_failures(model, flipped_logreg["test"], seed=0)
-    return {"posterior": posterior, "failures": failures, **flipped_logreg}
+    posterior = remedy.Posterior(model, flipped_logreg["train"], record=remedy.TrainingRecord(TrainConfig(lr=0.05)))
+    split = remedy.split_test(model, flipped_logreg["test"], seed=0)
+    return {"posterior": posterior, "split": split, **flipped_logreg}

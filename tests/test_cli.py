@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -20,11 +21,17 @@ def test_demo_writes_the_whole_evidence(tmp_path: Path, capsys) -> None:
     printed = capsys.readouterr().out
     assert str((out / "report.html").resolve()) in printed
     summary = json.loads((out / "summary.json").read_text())
-    accuracy = {"query", "holdout", "remaining", "net"}
+    accuracy = {"query_failures", "held_out_failures", "remaining", "net"}
     assert set(summary["accuracy_before"]) == accuracy
     assert set(summary["treatments"]) == {"finetune", "relabel", "ewc-deletion", "retrain"}
     for row in [*summary["treatments"].values(), *summary["controls"].values()]:
-        assert set(row["accuracy"]) == accuracy and {"fixed", "broken", "net_change"} <= set(row)
+        assert set(row["accuracy"]) == accuracy
+        assert {"fixed", "broken", "net_change", "interval", "spread", "returned_original"} <= set(row)
+        assert row["interval"][0] <= row["net_change"] <= row["interval"][1]
+    for row in summary["controls"].values():
+        assert set(row["difference"]) == {"mean", "interval"}
+        repaired = summary["treatments"]["finetune"]["net_change"]
+        assert row["difference"]["mean"] == pytest.approx(repaired - row["net_change"], abs=1e-9)
     assert all(t["seconds"] > 0 for t in summary["treatments"].values())
     assert set(summary["controls"]) == {
         "no-removal",
@@ -34,7 +41,7 @@ def test_demo_writes_the_whole_evidence(tmp_path: Path, capsys) -> None:
         "cleanlab",
         "self-loss",
     }
-    assert "spread" in summary["controls"]["random"] and len(summary["controls"]["random"]["draws"]) == 3
+    assert len(summary["controls"]["random"]["seeds"]) == 3 and len(summary["treatment_seeds"]) == 3
     assert summary["headline"] in printed and summary["count"]["chosen"] in [
         row["count"] for row in summary["count"]["guard_curve"]
     ]
@@ -59,9 +66,9 @@ def test_methods_by_name_and_bad_input_is_one_line(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert bad.stderr.strip() == "remedy: error: --flip: expected classes in [0, 2], got 1-9"
     unknown = subprocess.run([*run, "--identify", "magic"], capture_output=True, text=True, check=False)
-    assert unknown.returncode == 2 and unknown.stderr.strip().startswith("remedy: error: --identify: expected one of")
+    assert unknown.returncode == 2 and unknown.stderr.strip().startswith("remedy: error: --identify: expected a scorer")
     ok = subprocess.run(
-        [*run, "--identify", "finetune-influence", "--treat", "finetune", "--flip-rate", "0.2"],
+        [*run, "--identify", "finetune-influence", "--treat", "finetune", "--flip-rate", "0.2", "--treatment-seeds", "1"],
         capture_output=True,
         text=True,
         check=False,
@@ -74,6 +81,7 @@ def test_methods_by_name_and_bad_input_is_one_line(tmp_path: Path) -> None:
 def test_second_order_methods_by_name(tmp_path: Path) -> None:
     args = ["demo", "--dataset", "wine", "--quick", "--out", str(tmp_path), "--identify", "linear-influence"]
     args += ["--curvature", "ggn", "--identify-option", "normalize=cosine", "--identify-option", "aggregate=class-max"]
+    args += ["--top-fraction", "0.05", "--treatment-seeds", "1"]
     assert main([*args, "--solver", "arnoldi", "--treat", "newton", "--damping", "0.01"]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     expected = {"curvature": "ggn", "solver": "arnoldi", "damping": 0.01, "examples": None, "seed": 0, "options": {}}
@@ -83,9 +91,12 @@ def test_second_order_methods_by_name(tmp_path: Path) -> None:
 
 
 def test_puma_by_name_with_a_metric(tmp_path: Path) -> None:
-    args = ["demo", "--dataset", "wine", "--quick", "--out", str(tmp_path), "--identify", "puma", "--treat", "puma"]
+    """``--metric`` is the harm the scorer values; the PUMA treatment's preserved metric and tolerance are its own."""
+    treat = "puma[preserve=per-example-loss,tolerance=0.02]"
+    args = ["demo", "--dataset", "wine", "--quick", "--out", str(tmp_path), "--identify", "puma", "--treat", treat]
     assert main([*args, "--metric", "ece", "--model", "logreg", "--solver", "direct", "--damping", "0.01"]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["identify"]["method"] == "puma" and summary["identify"]["options"]["metric"] == "ece"
-    assert summary["treatments"]["puma"]["options"]["metric"] == "ece"
+    options = summary["treatments"][treat]["options"]
+    assert options["preserve"] == "per-example-loss" and options["tolerance"] == 0.02 and "metric" not in options
     assert main([*args, "--metric", "nonsense"]) == 2

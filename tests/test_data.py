@@ -30,11 +30,25 @@ def test_stratified_split_by_fraction_partitions() -> None:
     assert sorted(torch.cat([train, test]).tolist()) == list(range(100))
 
 
+SIZES = {"digits": (1797, 10, (1, 8, 8)), "breast-cancer": (569, 2, (30,)), "wine": (178, 3, (13,))}
+
+
 @pytest.mark.parametrize("name", ["digits", "breast-cancer", "wine", "moons", "radial"])
-def test_small_datasets_load(name: str) -> None:
-    data = load_dataset(name, quick=True)
-    assert len(data.train) > 0 and len(data.test) > 0
-    assert data.num_classes == int(torch.cat([data.train.y, data.test.y]).max()) + 1
+def test_small_datasets_split_in_half_by_class_and_standardise_on_train(name: str) -> None:
+    data, again = load_dataset(name, quick=True), load_dataset(name, quick=True)
+    n, classes, shape = SIZES.get(name, (600, 2, (2,)))  # moons and radial: 600 points in 2-D when quick
+    assert len(data.train) + len(data.test) == n and data.num_classes == classes
+    assert tuple(data.train.x.shape[1:]) == shape and data.train.x.dtype == torch.float32
+    train_counts = torch.bincount(data.train.y, minlength=classes)
+    test_counts = torch.bincount(data.test.y, minlength=classes)
+    assert bool(((train_counts - test_counts).abs() <= 1).all())  # stratified halves
+    assert torch.equal(data.train.x, again.train.x) and torch.equal(data.test.y, again.test.y)  # fixed split
+    if len(shape) == 1:  # tabular: standardised with the training half's statistics
+        torch.testing.assert_close(data.train.x.mean(0), torch.zeros(shape), atol=1e-5, rtol=0)
+        torch.testing.assert_close(data.train.x.std(0), torch.ones(shape), atol=1e-3, rtol=0)
+        assert float(data.test.x.mean(0).abs().max()) > 1e-4  # the test half's own statistics were not used
+    rows = {tuple(x.flatten().tolist()) for x in data.train.x[:50]}
+    assert not rows & {tuple(x.flatten().tolist()) for x in data.test.x}  # no example in both halves
 
 
 def test_pair_flips_stay_within_pairs_and_mask_is_exact() -> None:

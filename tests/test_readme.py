@@ -13,7 +13,7 @@ def test_readme_example_runs(capsys) -> None:
     namespace: dict = {}
     for snippet in snippets:
         exec(compile(snippet, "README.md", "exec"), namespace)
-    assert "holdout" in capsys.readouterr().out
+    assert "held_out_failures" in capsys.readouterr().out
     task = namespace["build"]()  # the task snippet: your model and data, as the command line takes them
     assert len(task.train) == len(task.corrupted) and not task.model.training
     fix = namespace["fix"]

@@ -22,7 +22,7 @@ def test_curvature_subset_is_independent_of_the_early_stopping_split() -> None:
     x = torch.arange(n, dtype=torch.float32)[:, None]  # each input is its own index
     posterior = remedy.Posterior(LogisticRegression(1, 2).eval(), (x, torch.arange(n) % 2))
     for seed in (0, 1):
-        subset = posterior.curvature("ggn", examples=k, seed=seed).data.x[:, 0].long()
+        subset = posterior.curvatures.get("ggn", examples=k, seed=seed).data.x[:, 0].long()
         _, held_out = validation_split(n, 0.1, seed)
         overlap = len(set(subset.tolist()) & set(held_out.tolist()))
         assert len(subset) == k and overlap < 60  # independent draws share k·k/n = 30 on average

@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 
 import remedy
 from remedy.examples import Examples, Streamed
+from remedy.passes import Chunking
 
 
 class Pairs(Dataset):
@@ -32,10 +33,17 @@ class Pairs(Dataset):
 def both(flipped_logreg: dict) -> dict:
     train = flipped_logreg["train"]
     config = remedy.TrainConfig(lr=0.05)
-    memory = remedy.Posterior(flipped_logreg["model"], train, config=config, chunk_bytes=4 * 6 * 37)
-    streamed = remedy.Posterior(flipped_logreg["model"], Pairs(train), config=config, chunk_bytes=4 * 6 * 37)
-    failures = remedy.split_failures(flipped_logreg["model"], flipped_logreg["test"], seed=0)
-    return {"memory": memory, "streamed": streamed, "failures": failures, **flipped_logreg}
+    memory = remedy.Posterior(
+        flipped_logreg["model"], train, record=remedy.TrainingRecord(config), chunking=Chunking(chunk_bytes=4 * 6 * 37)
+    )
+    streamed = remedy.Posterior(
+        flipped_logreg["model"],
+        Pairs(train),
+        record=remedy.TrainingRecord(config),
+        chunking=Chunking(chunk_bytes=4 * 6 * 37),
+    )
+    split = remedy.split_test(flipped_logreg["model"], flipped_logreg["test"], seed=0)
+    return {"memory": memory, "streamed": streamed, "split": split, **flipped_logreg}
 
 
 @pytest.mark.parametrize(
@@ -52,14 +60,14 @@ def both(flipped_logreg: dict) -> dict:
 )
 def test_streamed_scores_equal_in_memory_scores(both: dict, method: str, options: dict) -> None:
     assert isinstance(both["streamed"].train, Streamed)
-    memory = remedy.identify(both["memory"], both["failures"], method, **options).values
-    streamed = remedy.identify(both["streamed"], both["failures"], method, **options).values
+    memory = remedy.identify(both["memory"], both["split"], method, **options).values
+    streamed = remedy.identify(both["streamed"], both["split"], method, **options).values
     torch.testing.assert_close(streamed, memory, rtol=1e-4, atol=1e-6 * float(memory.abs().max()))  # float32 sums
 
 
 def test_streamed_repairs_equal_in_memory_repairs(both: dict) -> None:
     causes = torch.nonzero(both["mask"]).flatten()
-    guard = both["failures"].guard
+    guard = both["split"].query.guard
     for method in ("finetune", "relabel", "newton"):
         a = remedy.repair(both["memory"], causes, method, guard=guard).model
         b = remedy.repair(both["streamed"], causes, method, guard=guard).model
@@ -72,6 +80,7 @@ import resource, sys, torch
 from torch import nn
 from torch.utils.data import Dataset
 import remedy
+from remedy.passes import Chunking
 
 class Images(Dataset):  # N images of 3x64x64 float32, generated on the fly (48 KiB each)
     def __len__(self): return int(sys.argv[1])
@@ -84,8 +93,8 @@ layers = [nn.Conv2d(3, 4, 5, stride=4), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.F
 model = nn.Sequential(*layers).eval()
 test = (torch.rand(200, 3, 64, 64), torch.arange(200) % 3)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-posterior = remedy.Posterior(model, Images(), chunk_bytes=16 * 2**20)
-failures = remedy.split_failures(model, test, seed=0)
+posterior = remedy.Posterior(model, Images(), chunking=Chunking(chunk_bytes=16 * 2**20))
+failures = remedy.split_test(model, test, seed=0)
 scores = remedy.identify(posterior, failures, "puma", target="guard")
 assert bool(torch.isfinite(scores.values).all())
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)

@@ -101,6 +101,34 @@ def test_a_killed_run_resumes_to_the_same_scores(
     assert (tmp_path / "killed" / "scores.csv").read_bytes() == whole
 
 
+DISAGREEING_TASK = """
+import os, torch
+from remedy.data import load_dataset
+from remedy.models import build_model
+
+def build():  # a different model in every process: what a build() that trains nondeterministically returns
+    data = load_dataset("digits", quick=True)
+    model = build_model("mlp", (1, 8, 8), 10, seed=int(os.environ.get("RANK", "0"))).eval()
+    return model, data.train, data.test
+"""
+
+
+def test_processes_that_hold_different_models_stop_with_one_line(tmp_path: Path) -> None:
+    task = tmp_path / "disagreeing.py"
+    task.write_text(DISAGREEING_TASK)
+    torchrun = Path(sys.executable).parent / "torchrun"
+    run = subprocess.run(
+        _diagnose(task, tmp_path / "out", str(torchrun), "--nproc-per-node", "2", "-m", "remedy"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode != 0
+    errors = [line for line in run.stderr.splitlines() if line.startswith("remedy: error:")]
+    assert errors and all("process 1's model differ from process 0's" in line for line in errors), run.stderr
+    assert not (tmp_path / "out" / "scores.csv").exists()
+
+
 def test_two_processes_give_the_scores_of_one(tmp_path: Path) -> None:
     torchrun = Path(sys.executable).parent / "torchrun"
     launcher = (str(torchrun), "--nproc-per-node", "2", "-m", "remedy")

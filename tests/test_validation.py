@@ -35,7 +35,7 @@ def test_labels_out_of_range(model: torch.nn.Module) -> None:
 
 def test_mismatched_lengths(model: torch.nn.Module) -> None:
     with pytest.raises(RemedyError) as err:
-        remedy.split_failures(model, (torch.randn(5, 3), torch.zeros(4, dtype=torch.long)))
+        remedy.split_test(model, (torch.randn(5, 3), torch.zeros(4, dtype=torch.long)))
     assert one_line(err) == "test: expected x and y of the same length, got 5 and 4"
 
 
@@ -43,15 +43,12 @@ def test_empty_failure_set(model: torch.nn.Module) -> None:
     posterior = remedy.Posterior(model, (torch.randn(6, 3), torch.tensor([0, 1] * 3)))
     nothing = (torch.zeros(0, 3), torch.zeros(0, dtype=torch.long))
     with pytest.raises(RemedyError) as err:
-        remedy.Failures.from_query(nothing)
-    assert one_line(err) == "query: expected at least one example, got an empty set"
-    empty = remedy.Examples(*nothing)
-    none = torch.zeros(0, dtype=torch.long)
+        remedy.QueryHalf.of(nothing)
+    assert one_line(err) == "failures: expected at least one example, got an empty set"
+    empty, none = remedy.Examples(*nothing), torch.zeros(0, dtype=torch.long)
     with pytest.raises(RemedyError) as err:
-        remedy.identify(
-            posterior, remedy.Failures(empty, empty, empty, empty, empty, none, none, none, none, none, none, none)
-        )
-    assert one_line(err).startswith("failures: expected a non-empty query set")
+        remedy.identify(posterior, remedy.QueryHalf(empty, empty, none, none, none))
+    assert one_line(err).startswith("query: expected a non-empty failure set")
 
 
 def test_train_mode_model_and_bad_causes(model: torch.nn.Module) -> None:
@@ -60,5 +57,7 @@ def test_train_mode_model_and_bad_causes(model: torch.nn.Module) -> None:
     posterior = remedy.Posterior(model.eval(), (torch.randn(4, 3), torch.zeros(4, dtype=torch.long)))
     with pytest.raises(RemedyError, match=r"^causes: expected indices in \[0, 3\]"):
         posterior.causes(torch.tensor([0, 9]))
-    with pytest.raises(RemedyError, match=r"^--treat: expected one of"):
+    with pytest.raises(RemedyError, match=r"^method: expected a treatment, one of"):
         remedy.repair(posterior, torch.tensor([0]), "nope", guard=(torch.randn(3, 3), torch.zeros(3, dtype=torch.long)))
+    with pytest.raises(RemedyError, match=r"^method: expected a scorer, one of"):
+        remedy.identify(posterior, remedy.QueryHalf.of((torch.randn(3, 3), torch.zeros(3, dtype=torch.long))), "nope")

@@ -1,5 +1,6 @@
 """``remedy demo | diagnose | repair | report | experiment``: the whole workflow on a built-in example, on your own
-task (``--task module:function``), and the paper reproductions."""
+task (``--task module:function``), and the paper reproductions. Every flag is checked before any work starts; a
+bad value stops with one line ``remedy: error: --flag: …`` and a warning prints as one line ``remedy: warning: …``."""
 
 from __future__ import annotations
 
@@ -7,22 +8,35 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 import torch.distributed as dist
 
 from remedy.curvature import CURVATURES, SOLVERS, InverseSettings
 from remedy.data import DATASETS
-from remedy.errors import RemedyError
+from remedy.errors import RemedyError, check
 from remedy.identify import SCORERS
+from remedy.methods import parse_options
 from remedy.metrics import METRICS
 from remedy.models import ARCHITECTURES
 from remedy.pipeline import DemoConfig
-from remedy.treat import TREATMENTS
+from remedy.treat import DEFAULT_TREATMENT, TREATMENTS
 
 DEFAULTS = DemoConfig()
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``remedy: error: --flag: …`` instead of the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("argument "):
+            flag, _, rest = message[len("argument ") :].partition(": ")
+            message = f"{flag.split('/')[-1]}: {rest}"
+        print(f"remedy: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def _identify_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,18 +54,29 @@ def _identify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--solver", default=inverse.solver, help=f"iHVP solver: {', '.join(SOLVERS.names())}")
     parser.add_argument("--damping", type=float, default=inverse.damping, help="added to the curvature's diagonal")
     parser.add_argument("--curvature-examples", type=int, help="estimate the curvature on this many training examples")
-    parser.add_argument("--metric", default=DEFAULTS.metric, help=f"for puma: {', '.join(METRICS.names())}")
+    parser.add_argument(
+        "--metric",
+        default=DEFAULTS.metric,
+        help=f"the metric whose harm is scored (puma): {', '.join(METRICS.names())}",
+    )
 
 
 def _repair_arguments(parser: argparse.ArgumentParser, treat_default: tuple[str, ...]) -> None:
     parser.add_argument(
         "--treat",
         action="append",
+        metavar="NAME[KEY=VALUE,...]",
         help=f"treatment, repeatable; the first gets the controls: {', '.join(TREATMENTS.names())} "
-        f"(default: {', '.join(treat_default)})",
+        f"(default: {', '.join(treat_default)}); options in brackets, e.g. 'puma[preserve=loss,tolerance=0.01]'",
     )
     parser.add_argument("--top-fraction", type=float, help="treat this fraction of the training set (default: chosen)")
     parser.add_argument("--delta", type=float, default=DEFAULTS.delta, help="accuracy a treatment may cost its guard")
+    parser.add_argument(
+        "--treatment-seeds",
+        type=int,
+        default=DEFAULTS.treatment_seeds,
+        help="run every treatment with this many seeds of its own (the intervals cover their noise)",
+    )
 
 
 def _task_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +86,7 @@ def _task_arguments(parser: argparse.ArgumentParser) -> None:
         help="your task: 'package.module:function' or 'file.py:function' returning a remedy.Task or "
         "(model, train, test)",
     )
+    parser.add_argument("--weights", type=Path, help="load these safetensors weights into the task's model")
     parser.add_argument("--memory-mb", type=int, default=256, help="memory for one chunk of per-example work (MiB)")
 
 
@@ -75,11 +101,11 @@ def _common(parser: argparse.ArgumentParser, out: str | None, seed: int | None =
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="remedy",
         description="Find the training data behind a classifier's failures, erase it, and prove the repair.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     demo = commands.add_parser("demo", help="corrupt a built-in dataset, train, diagnose, repair and report")
     _common(demo, "runs/demo")
     demo.add_argument("--dataset", choices=DATASETS, default="mnist")
@@ -100,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     _common(repair, None, seed=None)
     _task_arguments(repair)
     repair.add_argument("--causes", type=Path, required=True, help="a diagnosis's scores.csv (index, score)")
-    _repair_arguments(repair, ("finetune",))
+    _repair_arguments(repair, (DEFAULT_TREATMENT,))
     repair.add_argument("--peer", action="append", help="a scorer whose top set is a control (default: self-loss)")
     report = commands.add_parser("report", help="rebuild report.html from a run folder")
     report.add_argument("folder", type=Path)
@@ -108,7 +134,11 @@ def _parser() -> argparse.ArgumentParser:
     experiment.add_argument("name", nargs="?", help="the experiment (see --list)")
     experiment.add_argument("--list", action="store_true", help="list the experiments and exit")
     experiment.add_argument("--out", type=Path, help="output folder (default: runs/experiments/NAME)")
-    experiment.add_argument("--seed", type=int, default=0)
+    experiment.add_argument("--seed", type=int, default=0, help="the first seed")
+    experiment.add_argument("--seeds", help="a range of seeds A-B (inclusive), for the experiments that repeat")
+    experiment.add_argument(
+        "--setting", action="append", help="only this setting, repeatable (for the experiments with several)"
+    )
     experiment.add_argument("--quick", action="store_true", help="smaller data and fewer steps, for trying things")
     experiment.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     return parser
@@ -125,15 +155,30 @@ def _short(value: object) -> str:
     return str(value)
 
 
+def _seed_range(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    first, sep, last = text.partition("-")
+    try:
+        seeds = list(range(int(first), int(last) + 1)) if sep else [int(first)]
+    except ValueError as err:
+        raise RemedyError(f"--seeds: expected a range like 5-14, got {text!r}") from err
+    check(bool(seeds), "--seeds", f"a non-empty range A-B with A <= B, got {text!r}")
+    return seeds
+
+
 def _experiment(args: argparse.Namespace) -> int:
     from remedy.experiments import EXPERIMENTS, run_experiment
 
     if args.list or not args.name:
         for name in EXPERIMENTS.names():
             module = sys.modules[EXPERIMENTS.get(name).__module__]
-            print(f"{name:20}{(module.__doc__ or '').strip().splitlines()[0]}")
+            print(f"{name:22}{(module.__doc__ or '').strip().splitlines()[0]}")
         return 0
-    result, report = run_experiment(args.name, args.out or Path("runs/experiments") / args.name, args.seed, args.quick)
+    EXPERIMENTS.get(args.name, "experiment")
+    seeds = _seed_range(args.seeds)
+    out = args.out or Path("runs/experiments") / args.name
+    result, report = run_experiment(args.name, out, args.seed, args.quick, seeds, args.setting)
     print(result.title)
     for key, value in list(result.summary.items())[:6]:
         print(f"  {key}: {_short(value)}")
@@ -141,42 +186,103 @@ def _experiment(args: argparse.Namespace) -> int:
     return 0
 
 
-def _options(pairs: list[str]) -> dict[str, object]:
-    """``["per=mode", "lam=0.01"]`` → ``{"per": "mode", "lam": 0.01}`` (values read as JSON when they parse)."""
-    options: dict[str, object] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise RemedyError(f"--identify-option: expected KEY=VALUE, got {pair!r}")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
-    return options
-
-
 def _identify_settings(args: argparse.Namespace) -> dict[str, Any]:
-    options = args.identify_option or args.identify != DEFAULTS.identify
+    check(args.curvature in CURVATURES.names(), "--curvature", f"one of {', '.join(CURVATURES.names())}")
+    check(args.solver in SOLVERS.names(), "--solver", f"one of {', '.join(SOLVERS.names())}")
+    check(args.damping >= 0, "--damping", f"a damping >= 0, got {args.damping}")
+    examples = args.curvature_examples
+    check(examples is None or examples > 0, "--curvature-examples", f"a positive number, got {examples}")
+    check(args.metric in METRICS.names(), "--metric", f"one of {', '.join(METRICS.names())}, got {args.metric!r}")
     return {
         "failures": args.failures,
         "identify": args.identify,
-        "identify_options": _options(args.identify_option) if options else DEFAULTS.identify_options,
-        "inverse": InverseSettings(args.curvature, args.solver, args.damping, args.curvature_examples, args.seed),
+        "identify_options": parse_options(args.identify_option, "--identify-option"),
+        "inverse": InverseSettings(args.curvature, args.solver, args.damping, examples, args.seed or 0),
         "metric": args.metric,
     }
+
+
+def _repair_settings(args: argparse.Namespace, default: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "treat": tuple(args.treat) if args.treat else default,
+        "top_fraction": args.top_fraction,
+        "delta": args.delta,
+        "treatment_seeds": args.treatment_seeds,
+    }
+
+
+def _check_common(args: argparse.Namespace) -> None:
+    check(args.threads is None or args.threads >= 1, "--threads", f"at least 1 thread, got {args.threads}")
+    out = getattr(args, "out", None)
+    check(out is None or not out.exists() or out.is_dir(), "--out", f"a folder, found a file at {out}")
+    weights = getattr(args, "weights", None)
+    check(weights is None or weights.is_file(), "--weights", f"a safetensors file, found nothing at {weights}")
+    cache = getattr(args, "cache", None)
+    check(cache is None or not cache.exists() or cache.is_dir(), "--cache", f"a folder, found a file at {cache}")
 
 
 def _print_scoreboard(s: dict) -> None:
     ident = s["identify"]
     print(f"{ident['method']}: {ident['seconds']:.1f} s; {s['n_train']} training examples")
     chosen, net = s["count"]["chosen"], s["accuracy_before"]["net"]
-    print(f"treated the top {chosen}; held-out accuracy before {net:.4f}")
-    print(f"{'':22}{'fixed':>7}{'broken':>8}{'net change (points)':>22}")
+    seeds = len(s["treatment_seeds"])
+    print(f"treated the top {chosen} with {seeds} treatment seed(s); held-out accuracy before {100 * net:.2f} %")
+    print(f"{'':24}{'fixed':>7}{'broken':>8}{'net change, points [95 % interval]':>38}{'vs repair':>24}")
     rows = {**s["treatments"], **{f"control: {k}": v for k, v in s["controls"].items()}}
     for name, row in rows.items():
-        spread = f" ± {100 * row['spread']:.2f}" if "spread" in row else ""
-        print(f"{name:22}{row['fixed']:>7.0f}{row['broken']:>8.0f}{100 * row['net_change']:>+15.2f}{spread}")
+        lo, hi = row["interval"]
+        change = f"{row['net_change']:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+        diff = row.get("difference")
+        versus = f"{diff['mean']:+.2f} [{diff['interval'][0]:+.2f}, {diff['interval'][1]:+.2f}]" if diff else ""
+        same = "  (θ̂ unchanged)" if row.get("returned_original") else ""
+        print(f"{name:24}{row['fixed']:>7.0f}{row['broken']:>8.0f}{change:>38}{versus:>24}{same}")
     print(s["headline"])
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    """The run's settings from the flags, every one checked (before any work)."""
+    _check_common(args)
+    if args.command == "demo":
+        config = DemoConfig(
+            dataset=args.dataset,
+            seed=args.seed,
+            flip=args.flip,
+            flip_rate=args.flip_rate,
+            model=args.model,
+            quick=args.quick,
+            device=args.device,
+            **_identify_settings(args),
+            **_repair_settings(args, DEFAULTS.treat),
+        )
+        config.check()
+        return config
+    from remedy.commands import TaskRun, diagnosis
+
+    check(args.memory_mb >= 1, "--memory-mb", f"a positive number of MiB, got {args.memory_mb}")
+    if args.command == "diagnose":
+        run = TaskRun(
+            seed=args.seed, cache=args.cache or args.out / "cache", chunk_mb=args.memory_mb, **_identify_settings(args)
+        )
+    else:
+        made = diagnosis(args.causes)
+        seed = int(made["seed"])
+        check(
+            args.seed in (None, seed),
+            "--seed",
+            f"the diagnosis's seed {seed} (its split of the test set), got {args.seed}",
+        )
+        args.seed = seed
+        summary = args.causes.parent / "summary.json"
+        failures = json.loads(summary.read_text()).get("settings", {}).get("failures") if summary.is_file() else None
+        run = TaskRun(
+            seed=seed,
+            failures=failures,
+            peers=tuple(args.peer) if args.peer else ("self-loss",),
+            chunk_mb=args.memory_mb,
+            **_repair_settings(args, (DEFAULT_TREATMENT,)),
+        )
+    run.check()
+    return run
 
 
 def _run(args: argparse.Namespace) -> Path | None:
@@ -186,43 +292,20 @@ def _run(args: argparse.Namespace) -> Path | None:
 
     if args.command == "report":
         return write_report(args.folder)
+    settings = _settings(args)
     if args.command == "demo":
         from remedy.pipeline import run_demo
 
-        config = DemoConfig(
-            dataset=args.dataset,
-            seed=args.seed,
-            flip=args.flip,
-            flip_rate=args.flip_rate,
-            treat=tuple(args.treat) if args.treat else DEFAULTS.treat,
-            top_fraction=args.top_fraction,
-            delta=args.delta,
-            model=args.model,
-            quick=args.quick,
-            device=args.device,
-            **_identify_settings(args),
-        )
-        evidence = run_demo(config, args.out)
+        evidence = run_demo(settings, args.out)
     else:
-        from remedy.commands import TaskRun, diagnose_task, repair_task
+        from remedy.commands import diagnose_task, repair_task
         from remedy.task import load_task
 
-        task = load_task(args.task)
+        task = load_task(args.task, args.weights)
         if args.command == "diagnose":
-            cache = args.cache or args.out / "cache"
-            run = TaskRun(seed=args.seed, cache=cache, chunk_mb=args.memory_mb, **_identify_settings(args))
-            evidence = diagnose_task(task, run, args.out)
+            evidence = diagnose_task(task, settings, args.out)
         else:
-            run = TaskRun(
-                seed=_diagnosis_seed(args),
-                treat=tuple(args.treat) if args.treat else ("finetune",),
-                top_fraction=args.top_fraction,
-                delta=args.delta,
-                peers=tuple(args.peer) if args.peer else ("self-loss",),
-                failures=_diagnosis_setting(args, "failures"),
-                chunk_mb=args.memory_mb,
-            )
-            evidence = repair_task(task, run, args.causes, args.out)
+            evidence = repair_task(task, settings, args.causes, args.out)
     if world()[0] != 0:
         return None
     if "treatments" in evidence.summary:
@@ -230,28 +313,25 @@ def _run(args: argparse.Namespace) -> Path | None:
     return write_report(args.out)
 
 
-def _diagnosis_setting(args: argparse.Namespace, key: str) -> Any:
-    summary = args.causes.parent / "summary.json"
-    settings = json.loads(summary.read_text()).get("settings", {}) if summary.is_file() else {}
-    return settings.get(key)
+def _one_line_warnings() -> None:
+    """Warnings as one line each, ``remedy: warning: …``, without the source line Python would print."""
 
+    def show(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
+        print(f"remedy: warning: {message}", file=sys.stderr)
 
-def _diagnosis_seed(args: argparse.Namespace) -> int:
-    """--seed, or else the diagnosis's seed (the same test split), or else 0."""
-    if args.seed is not None:
-        return args.seed
-    seed = _diagnosis_setting(args, "seed")
-    return 0 if seed is None else int(seed)
+    warnings.showwarning = show  # type: ignore[assignment]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if getattr(args, "threads", None):
-        torch.set_num_threads(args.threads)
+    _one_line_warnings()
     started = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized()
-    if started:  # launched by torchrun: shard the per-example passes across the processes
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     try:
+        check(getattr(args, "threads", None) is None or args.threads >= 1, "--threads", "at least 1 thread")
+        if getattr(args, "threads", None):
+            torch.set_num_threads(args.threads)
+        if started:  # launched by torchrun: shard the per-example passes across the processes
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         if args.command == "experiment":
             return _experiment(args)
         report = _run(args)
@@ -259,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"remedy: error: {err}", file=sys.stderr)
         return 2
     finally:
-        if started:
+        if started and dist.is_initialized():
             dist.destroy_process_group()
     if report is not None:
         print(f"report: {report.resolve()}")

@@ -1,30 +1,35 @@
-"""``remedy diagnose`` and ``remedy repair`` on a user's task: the workflow of :mod:`remedy.workflow` on the
-model, data and training recipe the task gives, with the run's settings saved beside its results."""
+"""``remedy diagnose`` and ``remedy repair`` on a user's task: the steps of :mod:`remedy.workflow` on the model,
+data and training record the task gives, with the run's settings saved beside its results. A repair reads the
+diagnosis's ``scores.json`` and refuses scores made on another training set, test set or split."""
 
 from __future__ import annotations
 
 import json
-import platform
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import torch
-
-from remedy.data.failures import Failures, parse_modes, split_failures
-from remedy.errors import check
-from remedy.identify import SCORERS, Scores, identify
-from remedy.models.fit import TrainConfig
-from remedy.posterior import Posterior
+from remedy.errors import RemedyError, check
+from remedy.identify import Scores
+from remedy.passes import Chunking
 from remedy.task import Task
-from remedy.workflow import Evidence, Settings, describe, diagnose, prove, write_outputs
+from remedy.workflow import (
+    Evidence,
+    Settings,
+    describe,
+    diagnose,
+    environment,
+    fingerprints,
+    prove,
+    score_peers,
+    setup,
+    write_outputs,
+)
 
 
 @dataclass(frozen=True)
 class TaskRun(Settings):
     """The settings of ``remedy diagnose`` / ``remedy repair`` on a task (saved in ``summary.json``): the
-    workflow's :class:`~remedy.workflow.Settings` (repair must use the diagnosis's seed, so that it splits the
-    test set the same way; the command line reads it from the diagnosis's ``summary.json``) and:
+    workflow's :class:`~remedy.workflow.Settings` and:
 
     Attributes:
         cache: a folder for the Fisher and per-chunk results: a killed run resumes from it.
@@ -34,60 +39,58 @@ class TaskRun(Settings):
     cache: Path | None = None
     chunk_mb: int = 256
 
+    def check(self) -> None:
+        check(self.chunk_mb >= 1, "--memory-mb", f"a positive number of MiB, got {self.chunk_mb}")
+        super().check()
 
-def _problem(task: Task, run: TaskRun) -> tuple[Posterior, Failures]:
-    posterior = Posterior(
-        task.model,
-        task.train,
-        task.loss,
-        config=task.config or TrainConfig(),
-        weight_decay=task.weight_decay,
-        init=task.init,
-        checkpoints=task.checkpoints,
-        cache_dir=run.cache,
-        chunk_bytes=run.chunk_mb * 2**20,
-    )
-    modes = parse_modes(run.failures) if run.failures else None
-    return posterior, split_failures(task.model, task.test, seed=run.seed, modes=modes)
+    def chunking(self) -> Chunking:
+        return Chunking(chunk_bytes=self.chunk_mb * 2**20, cache_dir=self.cache)
 
 
-def _settings(task: Task, run: TaskRun) -> dict[str, Any]:
-    settings = asdict(replace(run, treat=list(run.treat), peers=list(run.peers), cache=str(run.cache)))
-    environment = {"torch": torch.__version__, "python": platform.python_version(), "threads": torch.get_num_threads()}
-    return {"task": task.name, "settings": settings, "environment": environment}
+def _summary(task: Task, run: TaskRun) -> dict[str, object]:
+    return {"task": task.name, "settings": run.to_dict(), "environment": environment()}
 
 
 def diagnose_task(task: Task, run: TaskRun, out: Path) -> Evidence:
     """Score the task's training set against the failures of its test set's query half and write the evidence
-    (``summary.json``, ``scores.csv`` with ``index`` and ``score``, ``report-data.safetensors``) into ``out``."""
+    (``summary.json``, ``scores.csv`` with ``index`` and ``score``, ``scores.json``, ``report-data.safetensors``)
+    into ``out``."""
     run.check()
-    posterior, failures = _problem(task, run)
-    corrupted = None if task.corrupted is None else torch.as_tensor(task.corrupted).bool().cpu()
-    found = diagnose(posterior, failures, run.identify, run.scorer_options(), corrupted=corrupted)
-    found.summary |= _settings(task, run)
+    problem = setup(task, run, run.chunking())
+    found = diagnose(problem, run)
+    found.summary |= _summary(task, run) | {"fingerprints": fingerprints(problem)}
     write_outputs(out, found)
     return found
 
 
+def diagnosis(causes: Path) -> dict[str, str]:
+    """What the diagnosis behind ``causes`` (a ``scores.csv``) ranked: its ``scores.json`` beside it."""
+    path = causes.parent / "scores.json"
+    check(causes.is_file(), "--causes", f"a diagnosis's scores.csv, found nothing at {causes}")
+    check(
+        path.is_file(), "--causes", f"a scores.csv written by remedy diagnose, with its scores.json beside it ({path})"
+    )
+    return json.loads(path.read_text())
+
+
 def repair_task(task: Task, run: TaskRun, causes: Path, out: Path) -> Evidence:
     """Treat the top causes of ``causes`` (a diagnosis's ``scores.csv``) and prove it: the scoreboard on the
-    held-out half against no removal, random removal and the peers, written into ``out``."""
+    held-out half against no removal, random removal and the peers, written into ``out``. The task's model,
+    training set, test set and the split's seed must be the diagnosis's."""
     run.check()
-    posterior, failures = _problem(task, run)
-    scores = Scores.load(causes, method=_diagnosed_by(causes))
-    check(len(scores) == posterior.n, "--causes", f"one score per training example ({posterior.n}), got {len(scores)}")
-    peers = {name: identify(posterior, failures, name, **SCORERS.accepted(name, run.shared())) for name in run.peers}
-    corrupted = None if task.corrupted is None else torch.as_tensor(task.corrupted).bool().cpu()
-    repaired, models = prove(posterior, failures, scores, run, peers, corrupted)
-    summary = repaired | describe(posterior, failures, scores) | _settings(task, run)
-    evidence = Evidence(summary, scores, models={"original": posterior.model, **models})
+    made = diagnosis(causes)
+    problem = setup(task, run, run.chunking())
+    now = fingerprints(problem)
+    differ = [key for key in ("model", "train", "test", "seed") if made.get(key) != now[key]]
+    if differ:
+        raise RemedyError(
+            f"--causes: expected scores of this task's model, training set, test set and seed, but its "
+            f"{' and '.join(differ)} differ from the diagnosis's (repair with the diagnosis's task, weights and seed)"
+        )
+    scores = Scores.load(causes, method=made.get("method", "loaded"))
+    peers = score_peers(problem, run)
+    repaired, models = prove(problem, scores, run, peers)
+    summary = repaired | describe(problem, scores) | _summary(task, run) | {"fingerprints": now}
+    evidence = Evidence(summary, scores, models={"original": problem.posterior.model, **models})
     write_outputs(out, evidence)
     return evidence
-
-
-def _diagnosed_by(causes: Path) -> str:
-    """The scorer named in the diagnosis's ``summary.json`` beside ``causes``, if there is one."""
-    summary = causes.parent / "summary.json"
-    if summary.is_file():
-        return str(json.loads(summary.read_text()).get("identify", {}).get("method", "loaded"))
-    return "loaded"

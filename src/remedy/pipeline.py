@@ -1,23 +1,25 @@
-"""The demo: corrupt a built-in dataset, train, diagnose, repair and prove it against honest controls — one call,
-one folder of evidence."""
+"""The demo: a built-in dataset with label noise, turned into a :class:`~remedy.task.Task` (corrupt, train) and run
+through the one pipeline of :mod:`remedy.workflow` — one call, one folder of evidence."""
 
 from __future__ import annotations
 
-import platform
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from remedy.data import Corruption, DatasetSplit, flip_labels, flip_uniform, load_dataset, pair_matrix, parse_pairs
-from remedy.data.failures import parse_modes, split_failures
+from remedy.data.catalog import DATASETS
 from remedy.errors import check
 from remedy.examples import Examples
-from remedy.identify import SCORERS, identify
-from remedy.models import build_model, train_model
-from remedy.models.train import TrainConfig
-from remedy.posterior import Posterior
-from remedy.workflow import Evidence, Settings, diagnose, prove, write_outputs
+from remedy.identify import SCORERS
+from remedy.methods import parse_method
+from remedy.models import ARCHITECTURES, build_model, train_model
+from remedy.models.config import TrainConfig
+from remedy.task import Task
+from remedy.treat import TREATMENTS
+from remedy.workflow import Evidence, Settings, run, write_outputs
 
 DEFAULT_FLIPS = {"mnist": "1-7:0.3,4-9:0.3,3-5:0.3", "digits": "1-7:0.3,4-9:0.3,3-5:0.3"}
 DEFAULT_FLIP_RATE = 0.2
@@ -46,12 +48,37 @@ class DemoConfig(Settings):
     quick: bool = False
     device: str = "cpu"
 
+    def check(self) -> None:
+        """Every setting checked before any work (Settings' checks, then the problem's)."""
+        check(self.dataset in DATASETS, "--dataset", f"one of {', '.join(DATASETS)}, got {self.dataset!r}")
+        check(self.flip is None or self.flip_rate is None, "--flip-rate", "either --flip or --flip-rate, not both")
+        if self.flip is not None:
+            parse_pairs(self.flip)
+        if self.flip_rate is not None:
+            check(0.0 < self.flip_rate <= 1.0, "--flip-rate", f"a fraction in (0, 1], got {self.flip_rate}")
+        check(self.model is None or self.model in ARCHITECTURES, "--model", f"one of {', '.join(ARCHITECTURES)}")
+        check(
+            self.device == "cpu" or (self.device.startswith("cuda") and torch.cuda.is_available()),
+            "--device",
+            f"cpu, or cuda on a machine with a GPU, got {self.device!r}",
+        )
+        super().check()
+
+    def needs(self) -> set[str]:
+        """The parts of the training record that the chosen methods need (what training must keep)."""
+        specs = [("scorer", self.identify), *(("scorer", parse_method(p, "--peer")[0]) for p in self.peers)]
+        specs += [("treatment", parse_method(t, "--treat")[0]) for t in self.treat]
+        needs: set[str] = set()
+        for kind, name in specs:
+            registry = SCORERS if kind == "scorer" else TREATMENTS
+            needs |= set(registry.trait(name, "needs", ()))
+        return needs
+
 
 def corrupt(data: DatasetSplit, config: DemoConfig) -> Corruption:
     """Apply the configured label noise to the training set."""
     x, y = data.train.x, data.train.y
     if config.flip_rate is not None:
-        check(config.flip is None, "--flip-rate", "either --flip or --flip-rate, not both")
         return flip_uniform(x, y, config.flip_rate, data.num_classes, config.seed)
     spec = config.flip or DEFAULT_FLIPS.get(data.name)
     if spec is None:
@@ -59,80 +86,57 @@ def corrupt(data: DatasetSplit, config: DemoConfig) -> Corruption:
     return flip_labels(x, y, pair_matrix(parse_pairs(spec), data.num_classes), config.seed)
 
 
-def _check(config: DemoConfig) -> None:
-    config.check()
-    check(
-        config.device == "cpu" or (config.device.startswith("cuda") and torch.cuda.is_available()),
-        "--device",
-        f"cpu, or cuda on a machine with a GPU, got {config.device!r}",
-    )
-
-
-def run_demo(config: DemoConfig, out: str | Path) -> Evidence:
-    """Run corrupt → train → split the test set → identify → choose the count on the guard → repair (each
-    treatment) → controls → evaluate on the held-out half, and write the evidence into ``out``: ``summary.json``,
-    ``scores.csv``, ``report-data.safetensors``, ``original.safetensors`` and one ``<treatment>.safetensors`` per
-    repaired model (``remedy report`` renders them)."""
-    _check(config)
+def demo_task(config: DemoConfig, record_dir: Path | None = None) -> tuple[Task, dict[str, Any]]:
+    """The demo's problem as a task: the dataset with its label noise, and a model trained on it with the record
+    the chosen methods need (kept in ``record_dir``); with what the summary says about it."""
     data = load_dataset(config.dataset, quick=config.quick)
     corruption = corrupt(data, config)
     check(corruption.n_corrupted > 0, "--flip", "a corruption that changes at least one training label")
     train = Examples(corruption.x, corruption.y)
-    train_config = TrainConfig(max_epochs=15 if config.quick else 100)
+    train_config = TrainConfig(max_epochs=15 if config.quick else 100, record="trajectory" in config.needs())
     arch = config.model or ("cnn" if data.is_image else "mlp")
     shape = tuple(train.x.shape[1:])
     initial = build_model(arch, shape, data.num_classes, config.seed).to(config.device)
-    model, train_log = train_model(initial, train, config=train_config, seed=config.seed)
-    modes = parse_modes(config.failures) if config.failures else None
-    failures = split_failures(model, data.test, seed=config.seed, modes=modes)
-    posterior = Posterior(
+    model, record = train_model(initial, train, config=train_config, seed=config.seed, record_dir=record_dir)
+    record.init = lambda s: build_model(arch, shape, data.num_classes, s).to(config.device)
+    task = Task(
         model,
         train,
-        config=train_config,
-        init=lambda s: build_model(arch, shape, data.num_classes, s).to(config.device),
-        checkpoints=train_log.checkpoints,
-    )
-    peers = {
-        name: identify(posterior, failures, name, **SCORERS.accepted(name, config.shared())) for name in config.peers
-    }
-    mask = corruption.mask
-    found = diagnose(
-        posterior,
-        failures,
-        config.identify,
-        config.scorer_options(),
-        corrupted=mask,
+        data.test,
+        record=record,
+        corrupted=corruption.mask,
         true_labels=corruption.true_y,
-        peers=peers,
+        name=f"{data.name} with {corruption.n_corrupted} corrupted labels",
     )
-    repaired, models = prove(posterior, failures, found.scores, config, peers, mask)
-    found.summary["identify"]["epochs"] = found.scores.seconds / train_log.epoch_seconds
-    found.summary = (
-        repaired
-        | found.summary
-        | {
-            "dataset": data.name,
-            "n_test": len(data.test),
-            "n_corrupted": corruption.n_corrupted,
-            "seed": config.seed,
-            "model": arch,
-            "train_epoch_seconds": train_log.epoch_seconds,
-            "train_epochs": train_log.epochs,
-            "settings": {
-                **asdict(replace(config, treat=list(config.treat), peers=list(config.peers))),
-                "train": asdict(train_config),
-            },
-            "environment": {
-                "torch": torch.__version__,
-                "python": platform.python_version(),
-                "threads": torch.get_num_threads(),
-            },
-        }
-    )
-    found.models = {"original": model, **models}
-    columns = {"given_label": corruption.y, "true_label": corruption.true_y, "corrupted": mask.int()}
-    write_outputs(Path(out), found, columns)
-    return found
+    about = {
+        "dataset": data.name,
+        "n_test": len(data.test),
+        "n_corrupted": corruption.n_corrupted,
+        "seed": config.seed,
+        "model": arch,
+        "train_epoch_seconds": record.epoch_seconds,
+        "train_epochs": record.epochs,
+        "train": train_config,
+    }
+    return task, about
 
 
-__all__ = ["DemoConfig", "corrupt", "run_demo"]
+def run_demo(config: DemoConfig, out: str | Path | None = None) -> Evidence:
+    """Corrupt → train → split the test set → identify → choose the count on the guard → repair (each treatment,
+    with every treatment seed) → controls → evaluate on the held-out half; with ``out``, write the evidence there:
+    ``summary.json``, ``scores.csv``, ``report-data.safetensors``, ``original.safetensors`` and one
+    ``<treatment>.safetensors`` per repaired model (``remedy report`` renders them)."""
+    config.check()
+    task, about = demo_task(config, Path(out) / "record" if out is not None else None)
+    evidence = run(task, config)
+    evidence.summary |= about
+    evidence.summary["identify"]["epochs"] = evidence.scores.seconds / about["train_epoch_seconds"]
+    if out is not None:
+        corrupted = torch.as_tensor(task.corrupted)
+        assert task.true_labels is not None
+        columns = {"given_label": task.train.y, "true_label": task.true_labels, "corrupted": corrupted.int()}
+        write_outputs(Path(out), evidence, columns)
+    return evidence
+
+
+__all__ = ["DemoConfig", "corrupt", "demo_task", "run_demo"]

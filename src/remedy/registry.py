@@ -45,9 +45,15 @@ class Registry(Generic[F]):
 
         return add
 
-    def get(self, name: str) -> F:
+    def get(self, name: str, argument: str | None = None) -> F:
+        """The method registered as ``name``; otherwise a one-line error naming ``argument`` (the caller's parameter
+        or flag; the registry's kind by default) and the known names."""
         if name not in self._items:
-            raise RemedyError(f"{self.kind}: expected one of {', '.join(self.names())}, got {name!r}")
+            where = argument or self.kind
+            article = "an" if self.kind[0] in "aeiou" else "a"
+            raise RemedyError(
+                f"{where}: expected {article} {self.kind}, one of {', '.join(self.names())}, got {name!r}"
+            )
         return self._items[name]
 
     def names(self) -> list[str]:
@@ -63,12 +69,14 @@ class Registry(Generic[F]):
         self.get(name)
         return self._options[name]
 
-    def check_options(self, name: str, options: Mapping[str, Any]) -> None:
-        """Raise a one-line :class:`RemedyError` for an option the named method does not take."""
+    def check_options(self, name: str, options: Mapping[str, Any], argument: str | None = None) -> None:
+        """Raise a one-line :class:`RemedyError` (naming ``argument`` when given) for an option the named method
+        does not take."""
         unknown = sorted(set(options) - self.options(name))
         if unknown:
             known = ", ".join(sorted(self.options(name))) or "none"
-            raise RemedyError(f"{self.kind} {name}: unknown option {unknown[0]!r} (options: {known})")
+            where = f"{argument}: " if argument else ""
+            raise RemedyError(f"{where}{self.kind} {name}: unknown option {unknown[0]!r} (options: {known})")
 
     def accepted(self, name: str, settings: Mapping[str, Any]) -> dict[str, Any]:
         """The run-wide ``settings`` that the named method declares as options."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from remedy.errors import RemedyError, check
 
 if TYPE_CHECKING:
-    from remedy.models.fit import TrainConfig
+    from remedy.models.record import TrainingRecord
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 """Per-example negative log-likelihood: ``loss(logits [B, C], y [B]) -> [B]``."""
@@ -42,20 +42,22 @@ def check_eval_model(model: nn.Module, name: str = "model") -> None:
 @dataclass
 class Task:
     """Your problem, as the command line takes it: ``remedy diagnose --task mypkg.mytask:build``, where
-    ``build()`` returns a ``Task`` or, in its simplest form, a tuple ``(model, train, test)``.
+    ``build()`` returns a ``Task`` or, in its simplest form, a tuple ``(model, train, test)``. Under ``torchrun``
+    every process calls ``build()``: it must return the same model in each (train it deterministically, or load
+    it; ``--weights FILE`` loads saved weights into what it returns), and the processes stop if they differ.
 
     Attributes:
         model: the trained classifier, in eval mode (never modified).
         train: the training set: tensors ``(x, y)`` or a ``Dataset`` of ``(x, y)`` pairs (read in batches).
-        test: the test set, split by seed into a query half and a held-out half (:func:`remedy.split_failures`).
+        test: the test set, split by seed into a query half and a held-out half (:func:`remedy.split_test`).
         loss: the per-example loss the model was trained with (cross-entropy by default).
-        config: the training recipe, which fine-tuning, cross-fitting and retraining follow (default
-            :class:`~remedy.TrainConfig`).
         weight_decay: the L2 coefficient of the training objective, if any.
-        init: ``init(seed)`` builds a freshly initialised model (default: the model's own ``reset_parameters``).
-        checkpoints: state dicts along the training run, oldest first (for TracIn).
+        record: how the model was trained (:class:`remedy.TrainingRecord`, what ``remedy.train_model`` returns): the
+            recipe that fine-tuning, cross-fitting and retraining follow, the checkpoints TracIn reads and, when
+            kept, every optimiser step. Default: remedy's recipe, no checkpoints.
         corrupted: a boolean mask of training examples known to be wrong, when you know it (an experiment):
             it adds the detection curve and the oracle control.
+        true_labels: the correct labels, when known (shown beside the given ones).
         name: what the report calls the task.
     """
 
@@ -63,11 +65,10 @@ class Task:
     train: Any
     test: Any
     loss: LossFn = cross_entropy
-    config: TrainConfig | None = None
     weight_decay: float = 0.0
-    init: Callable[[int], nn.Module] | None = None
-    checkpoints: Sequence[Mapping[str, Tensor]] = ()
+    record: TrainingRecord | None = None
     corrupted: Tensor | None = None
+    true_labels: Tensor | None = None
     name: str = "task"
 
 
@@ -82,9 +83,10 @@ def as_task(built: object, name: str = "task") -> Task:
     )
 
 
-def load_task(spec: str) -> Task:
-    """``"package.module:function"`` or ``"path/to/file.py:function"`` → the :class:`Task` the function returns.
-    Modules are looked up from the current folder too, as ``python -m`` would."""
+def load_task(spec: str, weights: str | Path | None = None) -> Task:
+    """``"package.module:function"`` or ``"path/to/file.py:function"`` → the :class:`Task` the function returns,
+    with the safetensors ``weights`` loaded into its model when given. Modules are looked up from the current folder
+    too, as ``python -m`` would."""
     module_name, sep, function = spec.partition(":")
     check(bool(sep and module_name and function), "--task", f"'module:function' or 'file.py:function', got {spec!r}")
     try:
@@ -103,4 +105,12 @@ def load_task(spec: str) -> Task:
         raise RemedyError(f"--task: expected an importable module, could not import {module_name!r} ({err})") from err
     build = getattr(module, function, None)
     check(callable(build), "--task", f"a function {function!r} in {module_name}")
-    return as_task(build(), name=f"{module_name}:{function}")
+    task = as_task(build(), name=f"{module_name}:{function}")
+    if weights is not None:
+        from remedy.io import load_weights
+
+        try:
+            load_weights(weights, task.model)
+        except (RuntimeError, OSError, ValueError) as err:
+            raise RemedyError(f"--weights: expected safetensors weights of the task's model ({err})") from err
+    return task

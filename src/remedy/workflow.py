@@ -1,15 +1,20 @@
-"""Diagnose → repair → prove on any posterior and test split: the steps the demo and the command line share.
+"""Diagnose → repair → prove: the one pipeline behind ``remedy demo``, ``remedy diagnose|repair`` and the causes
+benchmark, so that the benchmark can never measure a pipeline other than the one shipped.
 
-:func:`diagnose` scores the training set and describes the failures; :func:`prove` chooses how many causes to
-treat on the guard, treats them, and measures the treatment against its controls on the held-out half;
-:func:`write_outputs` writes the evidence (``summary.json``, ``scores.csv``, ``report-data.safetensors``, weights)
-that ``remedy report`` renders.
+:func:`setup` builds the problem from a :class:`~remedy.task.Task` (the posterior, the test split, the processes'
+agreement); :func:`diagnose` scores the training set with the scorer and its peers and describes the failures;
+:func:`prove` chooses how many causes to treat on the guard, treats them with every treatment seed, and measures the
+treatment against its controls on the held-out half; :func:`run` does all three; :func:`write_outputs` writes the
+evidence (``summary.json``, ``scores.csv``, ``scores.json``, ``report-data.safetensors``, weights) that ``remedy
+report`` renders.
 """
 
 from __future__ import annotations
 
+import platform
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +22,32 @@ import torch
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
-from remedy.chunks import world
+from remedy.cache import fingerprint
+from remedy.chunks import agree, world
 from remedy.curvature import InverseSettings
-from remedy.data.failures import Failures
+from remedy.data.split import QueryHalf, Split, parse_modes, split_test
 from remedy.errors import check
 from remedy.evaluate import detection_curve, evaluate
-from remedy.evaluate.scoreboard import Trial, choose_count, controls, count_curve, outcome, random_ranking, verdict
-from remedy.identify import SCORERS, Scores, identify
+from remedy.evaluate.scoreboard import (
+    Trial,
+    choose_count,
+    controls,
+    difference,
+    held_out_curve,
+    measure,
+    random_ranking,
+    verdict,
+)
+from remedy.examples import as_examples
+from remedy.identify import DEFAULT_SCORER, SCORERS, Scores, identify
 from remedy.io import atomic_write, save_weights, to_jsonable, write_json
+from remedy.methods import parse_method
+from remedy.metrics import METRICS
+from remedy.models.record import TrainingRecord
+from remedy.passes import Chunking
 from remedy.posterior import Posterior
-from remedy.treat import DEFAULT_DELTA, TREATMENTS
+from remedy.task import Task
+from remedy.treat import DEFAULT_DELTA, DEFAULT_TREATMENT, TREATMENTS
 
 TOP = 16
 """Causes shown in the report (with images for image data)."""
@@ -37,65 +58,168 @@ class Settings:
     """The settings of diagnose → repair → prove, saved in every ``summary.json``.
 
     Attributes:
-        seed: splits the test set into its query and held-out halves, and seeds every random choice.
+        seed: splits the test set into its query and held-out halves, and seeds every random choice of the
+            diagnosis and the controls.
         failures: only these failure modes, e.g. ``"4->9,7->1"`` (true → predicted); default all failures.
-        identify: the scorer; identify_options: its own options (default: PUMA's valuation of the query half's
-            loss, the benchmark's winner, see ``docs/causes.md``).
+        identify: the scorer; identify_options: its own options.
         inverse: the damped inverse curvature of the second-order methods; its seed is replaced by ``seed``.
-        metric: for ``puma``: the metric whose harm is scored.
-        treat: treatments; the first is the one the count is chosen for and the controls are run with.
+        metric: the metric whose harm the scorer values (for ``puma``).
+        treat: treatments, each a name with optional options, ``"finetune"`` or ``"finetune[epochs=20]"``; the
+            first is the one the count is chosen for and the controls are run with.
         top_fraction: treat this fraction of the training set, most harmful first; ``None`` (default) chooses
             the count among ``count_fractions`` on the guard (the query half of the test set).
         count_fractions: the candidate counts, as fractions of the training set.
-        peers: scorers a user would pick instead; their top sets are treated as controls.
+        peers: scorers a user would pick instead (names, with options as for ``treat``); their top sets are
+            treated as controls.
+        compare: more scorers whose top sets at the chosen count are treated with the first treatment seed only, to
+            compare scorers (the causes benchmark runs every scorer so); they are not controls.
         random_draws: random sets of causes the random control averages over.
+        treatment_seeds: how many times every treatment runs on the same causes, with the seeds
+            ``treatment_seed, treatment_seed + 1, …`` (its own randomness: data order, dropout, sampling), so that
+            every number's interval covers the treatment's noise as well as the test sample's.
+        treatment_seed: the first treatment seed (separate from ``seed``).
         delta: a treatment may cost this much accuracy on the guard before it backs off.
+        level: the coverage of every interval.
     """
 
     seed: int = 0
     failures: str | None = None
-    identify: str = "puma"
-    identify_options: dict[str, Any] = field(default_factory=lambda: {"target": "guard"})
+    identify: str = DEFAULT_SCORER
+    identify_options: dict[str, Any] = field(default_factory=dict)
     inverse: InverseSettings = field(default_factory=InverseSettings)
     metric: str = "loss"
-    treat: tuple[str, ...] = ("finetune",)
+    treat: tuple[str, ...] = (DEFAULT_TREATMENT,)
     top_fraction: float | None = None
     count_fractions: tuple[float, ...] = (0.01, 0.025, 0.05, 0.1, 0.2)
     peers: tuple[str, ...] = ("self-loss",)
+    compare: tuple[str, ...] = ()
     random_draws: int = 3
+    treatment_seeds: int = 3
+    treatment_seed: int = 0
     delta: float = DEFAULT_DELTA
+    level: float = 0.95
 
     def shared(self) -> dict[str, Any]:
-        """The run-wide settings a method receives when it declares them as options."""
+        """The run-wide settings a scorer receives when it declares them as options."""
         return {"seed": self.seed, "inverse": replace(self.inverse, seed=self.seed), "metric": self.metric}
 
-    def scorer_options(self) -> dict[str, Any]:
-        """The scorer's options: the run-wide ones it declares, then its own."""
-        return {**SCORERS.accepted(self.identify, self.shared()), **self.identify_options}
+    def scorer_options(self, spec: str | None = None) -> tuple[str, dict[str, Any]]:
+        """The scorer named by ``spec`` (a peer) or the main one, with the run-wide options it declares, then its
+        own."""
+        if spec is None:
+            name, own = self.identify, self.identify_options
+        else:
+            name, own = parse_method(spec, "--peer")
+        return name, {**SCORERS.accepted(name, self.shared()), **own}
+
+    def treatment(self, spec: str) -> tuple[str, dict[str, Any]]:
+        """A treatment's name and options: the run-wide inverse curvature when it declares one, then its own."""
+        name, own = parse_method(spec, "--treat")
+        return name, {**TREATMENTS.accepted(name, {"inverse": self.shared()["inverse"]}), **own}
+
+    def seeds(self) -> tuple[int, ...]:
+        return tuple(range(self.treatment_seed, self.treatment_seed + self.treatment_seeds))
 
     def check(self) -> None:
-        """One-line errors for unknown methods or options and out-of-range settings."""
-        SCORERS.check_options(self.identify, self.scorer_options())
+        """One-line errors for unknown methods or options and out-of-range settings, before any work."""
+        if self.failures is not None:
+            parse_modes(self.failures)
+        SCORERS.get(self.identify, "--identify")
+        SCORERS.check_options(self.identify, self.scorer_options()[1], "--identify-option")
+        if "metric" in SCORERS.options(self.identify):
+            METRICS.get(self.metric, "--metric")
         check(len(self.treat) > 0, "--treat", "at least one treatment")
-        for name in self.treat:
-            TREATMENTS.get(name)
-        for name in self.peers:
-            SCORERS.get(name)
+        for spec in self.treat:
+            TREATMENTS.get(parse_method(spec, "--treat")[0], "--treat")
+            name, options = self.treatment(spec)
+            TREATMENTS.check_options(name, options, "--treat")
+        for spec in (*self.peers, *self.compare):
+            SCORERS.get(parse_method(spec, "--peer")[0], "--peer")
+            name, options = self.scorer_options(spec)
+            SCORERS.check_options(name, options, "--peer")
         if self.top_fraction is not None:
             check(0.0 < self.top_fraction < 1.0, "--top-fraction", f"a fraction in (0, 1), got {self.top_fraction}")
         check(all(0 < f < 1 for f in self.count_fractions), "count_fractions", "fractions in (0, 1)")
         check(self.random_draws >= 2, "random_draws", f"at least 2 draws for a spread, got {self.random_draws}")
+        check(self.treatment_seeds >= 1, "--treatment-seeds", f"at least 1, got {self.treatment_seeds}")
+        check(self.delta >= 0, "--delta", f"a non-negative accuracy margin, got {self.delta}")
+        check(0 < self.level < 1, "level", f"a coverage in (0, 1), got {self.level}")
+
+    def require(self, record: TrainingRecord) -> None:
+        """Stop with one line, naming the flag, when a chosen method needs a part of the training record that
+        ``record`` lacks (every optimiser step, checkpoints)."""
+        methods = [("--identify", SCORERS, self.identify)]
+        methods += [("--treat", TREATMENTS, parse_method(spec, "--treat")[0]) for spec in self.treat]
+        methods += [("--peer", SCORERS, parse_method(spec, "--peer")[0]) for spec in (*self.peers, *self.compare)]
+        for flag, registry, name in methods:
+            record.require(registry.trait(name, "needs", ()), f"{flag} {name}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(asdict(self))
+
+
+@dataclass
+class Problem:
+    """What every step works on: the task, its posterior and its test split."""
+
+    task: Task
+    posterior: Posterior
+    split: Split
+
+    @property
+    def corrupted(self) -> Tensor | None:
+        corrupted = self.task.corrupted
+        return None if corrupted is None else torch.as_tensor(corrupted).bool().cpu()
 
 
 @dataclass
 class Evidence:
-    """What a run found: the summary (JSON), the tensors the report draws (inputs of the top causes), the scores
-    and the repaired models to save."""
+    """What a run found: the summary (JSON), the scores, the tensors the report draws (inputs of the top causes) and
+    the repaired models to save."""
 
     summary: dict[str, Any]
     scores: Scores
     report_data: dict[str, Tensor] = field(default_factory=dict)
     models: dict[str, nn.Module] = field(default_factory=dict)
+
+
+def fingerprints(problem: Problem) -> dict[str, str]:
+    """Short hashes of the model, the training set and the test set: what ties scores to the data they rank, and
+    what every process of a sharded run must share."""
+    passes, split = problem.posterior.passes, problem.split
+    test = as_examples(problem.task.test, "test")
+    return {
+        "model": passes.key.get("model") or fingerprint(problem.posterior.model),
+        "train": passes.key.get("data") or fingerprint(problem.posterior.train),
+        "test": fingerprint(test.x, test.y),
+        "seed": str(split.seed),
+    }
+
+
+def setup(task: Task, settings: Settings, chunking: Chunking | None = None) -> Problem:
+    """The posterior of ``task`` and its test split by ``settings.seed``; under ``torchrun`` the processes check that
+    they hold the same model, training set and test set, and stop with one line naming what differs."""
+    posterior = Posterior(
+        task.model, task.train, task.loss, weight_decay=task.weight_decay, record=task.record, chunking=chunking
+    )
+    settings.require(posterior.record)
+    modes = parse_modes(settings.failures) if settings.failures else None
+    problem = Problem(task, posterior, split_test(task.model, task.test, seed=settings.seed, modes=modes))
+    if world()[1] > 1:
+        agree(fingerprints(problem))
+    return problem
+
+
+def score_peers(problem: Problem, settings: Settings) -> dict[str, Scores]:
+    """Every peer's (and compared scorer's) scores, each on a posterior of its own, so that its wall time includes
+    everything it needs."""
+    task = problem.task
+    peers = {}
+    for spec in (*settings.peers, *settings.compare):
+        name, options = settings.scorer_options(spec)
+        own = Posterior(task.model, task.train, task.loss, weight_decay=task.weight_decay, record=task.record)
+        peers[spec] = identify(own, problem.split.query, name, **options)
+    return peers
 
 
 def _curve(values: Tensor, corrupted: Tensor, points: int = 400) -> dict[str, list[float]]:
@@ -110,31 +234,25 @@ def _curve(values: Tensor, corrupted: Tensor, points: int = 400) -> dict[str, li
 
 
 def diagnose(
-    posterior: Posterior,
-    failures: Failures,
-    method: str,
-    options: Mapping[str, Any],
-    *,
-    corrupted: Tensor | None = None,
-    true_labels: Tensor | None = None,
-    peers: Mapping[str, Scores] | None = None,
-    modes: int = 3,
+    problem: Problem, settings: Settings, peers: Mapping[str, Scores] | None = None, modes: int = 3
 ) -> Evidence:
-    """Score every training example with the named scorer; describe the split, the failure modes, the top causes
-    (overall and for each of the ``modes`` most common failure modes alone) and, when the ``corrupted`` examples
-    are known, the detection curve beside the ``peers``'."""
-    scores = identify(posterior, failures, method, **options)
-    top = scores.ranking()[:TOP]
+    """Score every training example with the settings' scorer; describe the split, the failure modes, the top causes
+    (overall and for each of the ``modes`` most common failure modes alone) and, when the task knows its corrupted
+    examples, the detection curve beside the ``peers``'."""
+    posterior, query = problem.posterior, problem.split.query
+    method, options = settings.scorer_options()
+    scores = identify(posterior, query, method, **options)
     mode_causes: dict[str, list[int]] = {}
-    for mode, members in failures.mode_groups()[:modes]:
+    for mode, members in query.mode_groups()[:modes]:
         if mode is None or len(members) < 2:
             continue
-        only = failures.query[members.to(failures.query.y.device)]
+        only = query.subset(members)
         values = identify(
-            posterior, Failures.from_query(only, guard=only, seed=failures.seed), method, **options
+            posterior, QueryHalf.of(only.failures, guard=only.failures, seed=query.seed), method, **options
         ).values
         mode_causes[f"{mode[0]} → {mode[1]}"] = torch.argsort(values, descending=True, stable=True)[: TOP // 2].tolist()
-    summary = describe(posterior, failures, scores, mode_causes, corrupted, true_labels)
+    summary = describe(problem, scores, mode_causes)
+    corrupted = problem.corrupted
     if corrupted is not None and bool(corrupted.any()):
         curve = detection_curve(scores.values, corrupted)
         summary["detection"] = {
@@ -144,37 +262,32 @@ def diagnose(
             "found_at_10pct": curve.found_at(0.1),
             "curves": {method: _curve(scores.values, corrupted)},
         }
-        for name, peer in (peers or {}).items():
+    for name, peer in (peers or {}).items():
+        entry = {"seconds": peer.seconds}
+        if corrupted is not None and bool(corrupted.any()):
             summary["detection"]["curves"][name] = _curve(peer.values, corrupted)
-            summary.setdefault("peers", {})[name] = {
-                "seconds": peer.seconds,
-                "detection_auc": detection_curve(peer.values, corrupted).auc,
-            }
+            entry["detection_auc"] = detection_curve(peer.values, corrupted).auc
+        summary.setdefault("peers", {})[name] = entry
     data: dict[str, Tensor] = {}
-    first = posterior.train.take(top[:1]).x
-    if first.ndim == 4:  # images: keep the inputs the report shows
+    top = scores.ranking()[:TOP]
+    if posterior.train.take(top[:1]).x.ndim == 4:  # images: keep the inputs the report shows
         data["top"] = posterior.train.take(top).x.cpu()
         for k, idx in enumerate(mode_causes.values()):
             data[f"mode-{k}"] = posterior.train.take(torch.tensor(idx)).x.cpu()
     return Evidence(summary, scores, data)
 
 
-def describe(
-    posterior: Posterior,
-    failures: Failures,
-    scores: Scores,
-    mode_causes: Mapping[str, list[int]] | None = None,
-    corrupted: Tensor | None = None,
-    true_labels: Tensor | None = None,
-) -> dict[str, Any]:
+def describe(problem: Problem, scores: Scores, mode_causes: Mapping[str, list[int]] | None = None) -> dict[str, Any]:
     """The summary of a diagnosis: the scorer, the split, the failure modes, the top causes (with their given
     and, when known, true labels) and the top causes of single modes."""
+    posterior, split, task = problem.posterior, problem.split, problem.task
     labels = posterior.train.labels.cpu()
+    corrupted = problem.corrupted
 
     def row(i: int) -> dict[str, Any]:
         entry: dict[str, Any] = {"index": i, "score": float(scores.values[i]), "given": int(labels[i])}
-        if true_labels is not None:
-            entry["true"] = int(true_labels[i])
+        if task.true_labels is not None:
+            entry["true"] = int(task.true_labels[i])
         if corrupted is not None:
             entry["corrupted"] = bool(corrupted[i])
         return entry
@@ -183,81 +296,129 @@ def describe(
         "identify": {"method": scores.method, "seconds": scores.seconds, "options": scores.options},
         "n_train": posterior.n,
         "split": {
-            "query_half": len(failures.guard),
-            "held_out_half": len(failures.held_out),
-            "query_failures": len(failures.query),
-            "held_out_failures": len(failures.holdout),
-            "held_out_correct": len(failures.remaining),
+            "query_half": len(split.query.guard),
+            "held_out_half": len(split.held_out.examples),
+            "query_failures": len(split.query.failures),
+            "held_out_failures": len(split.held_out.failures),
+            "held_out_correct": len(split.held_out.remaining),
         },
-        "failure_modes": {f"{t} → {p}": n for (t, p), n in failures.modes().most_common()},
+        "failure_modes": {f"{t} → {p}": n for (t, p), n in split.modes().most_common()},
         "top_causes": [row(int(i)) for i in scores.ranking()[:TOP]],
         "mode_causes": {mode: [row(i) for i in idx] for mode, idx in (mode_causes or {}).items()},
     }
 
 
 def prove(
-    posterior: Posterior,
-    failures: Failures,
-    scores: Scores,
-    settings: Settings,
-    peers: Mapping[str, Scores],
-    corrupted: Tensor | None = None,
+    problem: Problem, scores: Scores, settings: Settings, peers: Mapping[str, Scores]
 ) -> tuple[dict[str, Any], dict[str, nn.Module]]:
-    """Treat the top of ``scores`` with each of ``settings.treat`` (the count chosen on the guard among the
-    candidate counts unless ``top_fraction`` is given) and the first treatment's controls (no removal, random
-    draws, the ``peers``' top sets, the ``corrupted`` examples when known); returns the summary's repair part
-    (headline, accuracy before, treatments, controls, count) and the repaired models."""
-    shared, top_fraction, seed = settings.shared(), settings.top_fraction, settings.seed
-    before = evaluate(posterior.model, failures)["accuracy"]
-    net_before = before["net"]
-    main, *others = settings.treat
-    trial = Trial(posterior, failures, main, TREATMENTS.accepted(main, shared), settings.delta)
+    """Treat the top of ``scores`` with each of ``settings.treat`` and every treatment seed (the count chosen on the
+    guard among the candidate counts unless ``top_fraction`` is given) and run the first treatment's controls (no
+    removal, random draws, random with its count chosen the same way, the ``peers``' top sets, the corrupted examples
+    when known); returns the summary's repair part (headline, accuracy before, treatments, controls with their
+    paired differences from the repair, count) and the repaired models (the first treatment seed's)."""
+    posterior, split, level, corrupted = problem.posterior, problem.split, settings.level, problem.corrupted
+    guard = split.query.guard
+    before = evaluate(posterior.model, split)["accuracy"]
+    first, *others = settings.treat
+    main, options = settings.treatment(first)
+    trial = Trial(posterior, guard, main, options, settings.delta, settings.seeds())
     ranking = scores.ranking()
     candidates = sorted({max(1, round(f * posterior.n)) for f in settings.count_fractions})
-    if top_fraction is None:
+    if settings.top_fraction is None:
         k, guard_curve = choose_count(trial, ranking, candidates)
     else:
-        k, guard_curve = max(1, round(top_fraction * posterior.n)), []
-    result = trial(ranking[:k])
-    rows = {main: outcome(result, failures, net_before) | {"options": dict(trial.options)}}
-    models = {main: result.model}
-    for name in others:
-        options = TREATMENTS.accepted(name, shared)
-        other = Trial(posterior, failures, name, options, settings.delta)(ranking[:k])
-        rows[name], models[name] = outcome(other, failures, net_before) | {"options": options}, other.model
-    peer_values = {name: peer.values for name, peer in peers.items()}
-    chosen_among = candidates if top_fraction is None else ()
-    control_rows = controls(trial, k, net_before, peer_values, corrupted, settings.random_draws, seed, chosen_among)
-    headline, beats = verdict(rows[main]["net_change"], control_rows)
-    # the peers' rows at the chosen count are in controls
-    rankings = {scores.method: ranking, "random": random_ranking(posterior.n, seed)}
-    net_curve = count_curve(trial, rankings, candidates, net_before) if top_fraction is None else []
+        k, guard_curve = max(1, round(settings.top_fraction * posterior.n)), []
+    rows = {first: measure(posterior, trial.all(ranking[:k]), split, level)}
+    rows[first].row["options"] = dict(options)
+    models = {first: trial(ranking[:k]).model}
+    for spec in others:
+        name, own = settings.treatment(spec)
+        other = Trial(posterior, guard, name, own, settings.delta, settings.seeds())
+        rows[spec] = measure(posterior, other.all(ranking[:k]), split, level)
+        rows[spec].row["options"] = dict(own)
+        models[spec] = other(ranking[:k]).model
+    chosen_among = candidates if settings.top_fraction is None else ()
+    peer_values = {name: peers[name].values for name in settings.peers}
+    control_rows = controls(
+        trial, split, k, peer_values, corrupted, settings.random_draws, settings.seed, chosen_among, level
+    )
+    for control in control_rows.values():
+        control.row["difference"] = difference(rows[first], control, level, split.seed)
+    differences = {name: control.row["difference"] for name, control in control_rows.items()}
+    headline, beats = verdict(rows[first].row, differences)
+    compared = {}
+    for name in settings.compare:
+        top = torch.argsort(peers[name].values, descending=True, stable=True)[:k]
+        row = measure(posterior, [trial(top, trial.seeds[0])], split, level)
+        compared[name] = row.row | {"difference": difference(rows[first], row, level, split.seed)}
+    curve = []
+    if settings.top_fraction is None:
+        rankings = {scores.method: ranking, "random": random_ranking(posterior.n, settings.seed)}
+        curve = held_out_curve(trial, split, rankings, candidates, level)
     summary = {
         "headline": headline,
         "beats_controls": beats,
         "accuracy_before": before,
-        "treatments": rows,
-        "controls": control_rows,
+        "treatments": {name: row.row for name, row in rows.items()},
+        "controls": {name: row.row for name, row in control_rows.items()},
         "count": {
             "chosen": k,
-            "rule": "best guard accuracy" if top_fraction is None else "top_fraction",
+            "rule": "most accurate on the guard" if settings.top_fraction is None else "top_fraction",
             "guard_curve": guard_curve,
-            "net_curve": net_curve,
+            "held_out_curve": curve,
         },
+        "treatment_seeds": list(trial.seeds),
     }
+    if compared:
+        summary["scorers"] = compared
     if corrupted is not None:
         summary["causes_corrupted"] = float(corrupted[ranking[:k]].double().mean())
+        for name, peer in peers.items():
+            top = torch.argsort(peer.values, descending=True, stable=True)[:k]
+            row = summary["controls"][name] if name in settings.peers else summary["scorers"][name]
+            row["causes_corrupted"] = float(corrupted[top].double().mean())
     return summary, models
 
 
+def environment() -> dict[str, Any]:
+    """Where a run ran: versions and threads."""
+    return {"torch": torch.__version__, "python": platform.python_version(), "threads": torch.get_num_threads()}
+
+
+def run(task: Task, settings: Settings, chunking: Chunking | None = None) -> Evidence:
+    """Diagnose → repair → prove on ``task``: what ``remedy demo`` and the causes benchmark both run."""
+    settings.check()
+    problem = setup(task, settings, chunking)
+    start = time.perf_counter()
+    peers = score_peers(problem, settings)
+    found = diagnose(problem, settings, peers)
+    repaired, models = prove(problem, found.scores, settings, peers)
+    found.summary = (
+        repaired
+        | found.summary
+        | {
+            "settings": settings.to_dict(),
+            "fingerprints": fingerprints(problem),
+            "environment": environment(),
+            "seconds": time.perf_counter() - start,
+        }
+    )
+    found.models = {"original": problem.posterior.model, **models}
+    return found
+
+
 def write_outputs(out: Path, evidence: Evidence, columns: Mapping[str, Tensor] | None = None) -> None:
-    """Write ``summary.json``, ``scores.csv`` (``index``, the ``columns``, ``score``), ``report-data.safetensors``
-    and ``<name>.safetensors`` for every model, each atomically, from the first process only."""
+    """Write ``summary.json``, ``scores.csv`` (``index``, the ``columns``, ``score``) with ``scores.json`` (what the
+    scores rank: the fingerprints and the seed a repair must match), ``report-data.safetensors`` and
+    ``<name>.safetensors`` for every model, each atomically, from the first process only."""
     if world()[0] != 0:
         return
     out = Path(out)
-    write_json(out / "summary.json", to_jsonable(evidence.summary))
+    summary = to_jsonable(evidence.summary)
+    write_json(out / "summary.json", summary)
     evidence.scores.save(out / "scores.csv", **dict(columns or {}))
+    if "fingerprints" in summary:
+        write_json(out / "scores.json", {"method": evidence.scores.method, **summary["fingerprints"]})
     tensors = {key: value.contiguous() for key, value in evidence.report_data.items()}
     atomic_write(out / "report-data.safetensors", lambda tmp: save_file(tensors, str(tmp)))
     for name, model in evidence.models.items():

@@ -1,4 +1,4 @@
-"""Loaders, corruptions with ground-truth masks, and the failure split."""
+"""Loaders, corruptions with ground-truth masks, and the split of a test set into its query and held-out halves."""
 
 from remedy.data.catalog import DATASETS, DatasetSplit, load_dataset, stratified_split
 from remedy.data.corrupt import (
@@ -10,15 +10,17 @@ from remedy.data.corrupt import (
     parse_pairs,
     salt_and_pepper,
 )
-from remedy.data.failures import Failures, predict, split_failures
 from remedy.data.idx import load_idx_pair, read_idx
 from remedy.data.mnist import load_mnist
+from remedy.data.split import HeldOutHalf, QueryHalf, Split, predict, split_test
 
 __all__ = [
     "DATASETS",
     "Corruption",
     "DatasetSplit",
-    "Failures",
+    "HeldOutHalf",
+    "QueryHalf",
+    "Split",
     "flip_labels",
     "flip_uniform",
     "gaussian_noise",
@@ -30,6 +32,6 @@ __all__ = [
     "predict",
     "read_idx",
     "salt_and_pepper",
-    "split_failures",
+    "split_test",
     "stratified_split",
 ]

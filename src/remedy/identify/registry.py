@@ -1,4 +1,5 @@
-"""The scorer registry. A scorer maps ``(posterior, failures, **options)`` to ``[N]`` scores, larger = more harmful."""
+"""The scorer registry. A scorer maps ``(posterior, query, **options)`` to ``[N]`` scores, larger = more harmful; it
+receives the query half of the test split (:class:`~remedy.data.split.QueryHalf`) and nothing of the held-out half."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from remedy.update import Update
 
 Scorer = Callable[..., Tensor]
 
-SCORERS: Registry[Scorer] = Registry("--identify")
+SCORERS: Registry[Scorer] = Registry("scorer")
+
+DEFAULT_SCORER = "puma"
+"""The scorer every entry point uses when none is named: PUMA's valuation of the query half's loss."""
 
 
 def posterior_edit_scores(posterior: Posterior, data: Examples, stop: Examples, update: Update) -> Tensor:

@@ -11,4 +11,4 @@ from remedy.registry import Registry
 
 Treatment = Callable[..., nn.Module]
 
-TREATMENTS: Registry[Treatment] = Registry("--treat")
+TREATMENTS: Registry[Treatment] = Registry("treatment")
