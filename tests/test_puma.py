@@ -10,7 +10,7 @@ from remedy.curvature import InverseSettings
 from remedy.examples import Examples
 from remedy.metrics import ECE, Custom, Error, FairnessGap, Loss, PerExampleLoss, Stack, ece
 from remedy.models import LogisticRegression, train_model
-from remedy.models.train import TrainConfig
+from remedy.models.config import TrainConfig
 from remedy.puma import compensation_weights, patch, valuation
 from remedy.task import cross_entropy
 
@@ -34,7 +34,7 @@ def setup() -> dict:
     config = TrainConfig(lr=0.05, patience=20, max_epochs=300)
     model, _ = train_model(LogisticRegression(2, 2).double(), train, config=config, seed=0)
     posterior = Posterior(model.eval(), train, weight_decay=WD)
-    hessian = posterior.curvature("hessian").dense() + 1e-3 * torch.eye(6, dtype=torch.float64)
+    hessian = posterior.curvatures.get("hessian").dense() + 1e-3 * torch.eye(6, dtype=torch.float64)
     grads = []
     for i in range(len(train)):
         model.zero_grad()

@@ -6,7 +6,7 @@ from typing import Any
 
 from torch import nn
 
-from remedy.data.failures import Failures, predict
+from remedy.data.split import Split, predict
 from remedy.examples import Examples
 
 
@@ -17,31 +17,29 @@ def accuracy(model: nn.Module, data: Examples) -> float | None:
     return float((predict(model, data.x) == data.y.cpu()).double().mean())
 
 
-def evaluate(model: nn.Module, failures: Failures) -> dict[str, Any]:
-    """The model's scoreboard on the split: ``accuracy`` on F_q (``query``), F_h (``holdout``), T_h ∖ F
-    (``remaining``) and all of T_h (``net``), and the counts of held-out failures ``fixed`` and of held-out
+def evaluate(model: nn.Module, split: Split) -> dict[str, Any]:
+    """The model's scoreboard on the split: ``accuracy`` on F_q (``query_failures``), F_h (``held_out_failures``),
+    T_h ∖ F (``remaining``) and all of T_h (``net``), and the counts of held-out failures ``fixed`` and of held-out
     correct predictions ``broken``.
 
-    For the model the split was made with, query and holdout are 0, remaining is 1 and fixed = broken = 0 by
+    For the model the split was made with, both failure accuracies are 0, remaining is 1 and fixed = broken = 0 by
     construction; a repair's change of ``net`` from the original's is its unbiased effect on test accuracy,
     ``(fixed − broken + other held-out failures fixed) / |T_h|``. F_q's number is biased (identification and
     early stopping used it); every other number uses data the repair never saw.
     """
-    right = {
-        name: predict(model, getattr(failures, name).x) == getattr(failures, name).y.cpu()
-        for name in ("query", "holdout", "remaining", "held_out")
+    sets = {
+        "query_failures": split.query.failures,
+        "held_out_failures": split.held_out.failures,
+        "remaining": split.held_out.remaining,
+        "net": split.held_out.examples,
     }
+    right = {name: predict(model, data.x) == data.y.cpu() for name, data in sets.items()}
 
     def share(name: str) -> float | None:
         return float(right[name].double().mean()) if len(right[name]) else None
 
     return {
-        "accuracy": {
-            "query": share("query"),
-            "holdout": share("holdout"),
-            "remaining": share("remaining"),
-            "net": share("held_out"),
-        },
-        "fixed": int(right["holdout"].sum()),
+        "accuracy": {name: share(name) for name in sets},
+        "fixed": int(right["held_out_failures"].sum()),
         "broken": int((~right["remaining"]).sum()),
     }

@@ -1,6 +1,10 @@
-"""The honest scoreboard of a repair: its net effect on the held-out half of the test set, beside the same
-treatment without the diagnosis (no removal, random choices, the peers' choices) and with perfect knowledge
-(the oracle), all measured in the same run (SPEC §1, "Prove it")."""
+"""The honest scoreboard of a repair: its net effect on the held-out half of the test set, with an interval that
+covers the test sample and the treatment's own seeds, beside the same treatment without the diagnosis (no removal,
+random choices, the peers' choices) and with perfect knowledge (the oracle), each control as a paired difference
+from the repair (SPEC §1, "Prove it"). Every change is in points of accuracy (100 × fraction).
+
+Only :func:`measure` reads the held-out half; a :class:`Trial` and the count rules see the guard alone.
+"""
 
 from __future__ import annotations
 
@@ -12,77 +16,120 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from remedy.data.failures import Failures
-from remedy.errors import check
+from remedy.data.split import Split, predict
 from remedy.evaluate.accuracy import evaluate
+from remedy.evaluate.intervals import change_interval, difference_interval
+from remedy.examples import Examples
 from remedy.posterior import Posterior
 from remedy.seeds import stream
 from remedy.treat import Repair, repair
-
-
-def outcome(result: Repair, failures: Failures, net_before: float) -> dict[str, Any]:
-    """A repair's row of the scoreboard: ``accuracy`` (query, holdout, remaining, net), ``fixed``, ``broken``,
-    ``net_change`` (net minus the original's, in accuracy), the guard's accuracy before/after, the back-off step,
-    any warning, and the seconds it took."""
-    row = evaluate(result.model, failures)
-    return row | {
-        "net_change": row["accuracy"]["net"] - net_before,
-        "n_causes": result.n_causes,
-        "guard": {"before": result.guard_before, "after": result.guard_after, "step": result.step},
-        "warning": result.warning,
-        "seconds": result.seconds,
-    }
+from remedy.treat.registry import TREATMENTS
 
 
 @dataclass(frozen=True)
 class Trial:
-    """One treatment with its options, applied to sets of causes under the split's guard. Each set of causes is
-    treated once: choosing the count, the controls and the count curve ask for some sets more than once (the
-    chosen count's set; the first random draw's prefix), and get the repair already made."""
+    """One treatment with its options under a guard, applied to sets of causes with each of its treatment ``seeds``
+    (one seed for a treatment without randomness). Each (set, seed) is treated once: choosing the count, the
+    controls and the count curve ask for some sets more than once, and get the repair already made."""
 
     posterior: Posterior
-    failures: Failures
+    guard: Examples
     method: str
     options: Mapping[str, Any]
     delta: float
-    done: dict[bytes, Repair] = field(default_factory=dict, repr=False, compare=False)
+    seeds: tuple[int, ...] = (0,)
+    done: dict[tuple[bytes, int], Repair] = field(default_factory=dict, repr=False, compare=False)
 
-    def __call__(self, causes: Tensor) -> Repair:
-        key = causes.detach().to("cpu", torch.long).numpy().tobytes()
+    def __post_init__(self) -> None:
+        if "seed" not in TREATMENTS.options(self.method):  # deterministic: one repair per set is all there is
+            object.__setattr__(self, "seeds", self.seeds[:1])
+
+    def __call__(self, causes: Tensor, seed: int | None = None) -> Repair:
+        seed = self.seeds[0] if seed is None else seed
+        key = (causes.detach().to("cpu", torch.long).numpy().tobytes(), seed)
         if key not in self.done:
-            self.done[key] = repair(
-                self.posterior, causes, self.method, guard=self.failures.guard, delta=self.delta, **self.options
-            )
+            options = dict(self.options) | ({"seed": seed} if "seed" in TREATMENTS.options(self.method) else {})
+            self.done[key] = repair(self.posterior, causes, self.method, guard=self.guard, delta=self.delta, **options)
         return self.done[key]
+
+    def all(self, causes: Tensor) -> list[Repair]:
+        """The repairs of ``causes`` with every treatment seed."""
+        return [self(causes, seed) for seed in self.seeds]
+
+
+@dataclass
+class Row:
+    """Repairs of one set of causes (or of several, for the random control) measured on the split: the summary row
+    and the per-example changes ``[repairs, |T_h|]`` its intervals and paired differences come from."""
+
+    row: dict[str, Any]
+    changes: Tensor
+
+
+def _unchanged(posterior: Posterior, result: Repair) -> bool:
+    state = result.model.state_dict()
+    return all(torch.equal(value, state[key]) for key, value in posterior.model.state_dict().items())
+
+
+def measure(posterior: Posterior, repairs: Sequence[Repair], split: Split, level: float = 0.95) -> Row:
+    """The scoreboard row of ``repairs`` (one per treatment seed, or per random draw): accuracies and counts averaged
+    over them, ``net_change`` on T_h with its ``interval`` and ``spread`` (sd over the repairs), each repair's net
+    change, the guard's accuracy and back-off steps, any warnings, and whether every repair ``returned_original``
+    (θ̂ unchanged), with why."""
+    held = split.held_out.examples
+    before = predict(posterior.model, held.x) == held.y.cpu()
+    changes = torch.stack([(predict(r.model, held.x) == held.y.cpu()).double() - before.double() for r in repairs])
+    rows = [evaluate(r.model, split) for r in repairs]
+    per = (100 * changes.mean(1)).tolist()
+    interval = change_interval(changes, level, split.seed).scaled(100)
+    unchanged = [_unchanged(posterior, r) for r in repairs]
+    row: dict[str, Any] = {
+        "accuracy": {
+            key: None if rows[0]["accuracy"][key] is None else statistics.fmean(r["accuracy"][key] for r in rows)
+            for key in rows[0]["accuracy"]
+        },
+        "fixed": statistics.fmean(r["fixed"] for r in rows),
+        "broken": statistics.fmean(r["broken"] for r in rows),
+        "net_change": interval.mean,
+        "interval": [interval.lo, interval.hi],
+        "spread": statistics.stdev(per) if len(per) > 1 else 0.0,
+        "seeds": per,
+        "n_causes": repairs[0].n_causes,
+        "guard": {
+            "before": repairs[0].guard_before,
+            "after": statistics.fmean(r.guard_after for r in repairs),
+            "steps": [r.step for r in repairs],
+        },
+        "warning": next((r.warning for r in repairs if r.warning), None),
+        "returned_original": all(unchanged),
+        "seconds": sum(r.seconds for r in repairs),
+    }
+    if all(unchanged):
+        backed_off = all(r.step == 0 for r in repairs)
+        row["why"] = (
+            "every back-off toward θ̂ still lost more than δ on the guard, so θ̂ was kept"
+            if backed_off
+            else "the treatment's own stopping rule kept θ̂: no step of it did better on the guard than θ̂ itself"
+        )
+    return Row(row, changes)
+
+
+def difference(repair_row: Row, control: Row, level: float, seed: int) -> dict[str, Any]:
+    """The repair minus the control on the same held-out examples, in points, with its interval."""
+    interval = difference_interval(repair_row.changes, control.changes, level, seed).scaled(100)
+    return {"mean": interval.mean, "interval": [interval.lo, interval.hi]}
 
 
 def choose_count(trial: Trial, ranking: Tensor, candidates: Sequence[int]) -> tuple[int, list[dict[str, Any]]]:
-    """The number of top-ranked causes to treat, chosen on the guard: the candidate whose repair is most accurate
-    on the guard (T_q), the smaller count on a tie. Returns it and the guard accuracy of every candidate (the
-    repairs stay in ``trial``). T_h is never looked at."""
-    check(len(candidates) > 0 and min(candidates) > 0, "counts", "at least one positive count")
-    guards = {k: trial(ranking[:k]).guard_after for k in sorted(set(candidates))}
+    """The number of top-ranked causes to treat, chosen on the guard alone: the candidate whose repair with the
+    trial's first treatment seed is the most accurate on the guard, the smaller count on a tie. One seed per
+    candidate keeps the choice cheap; what keeps it from picking noise is a treatment whose own spread is small
+    (``docs/treatment-noise.md``). Returns the count and every candidate's guard accuracy (the repairs stay in
+    ``trial``)."""
+    counts = sorted(set(candidates))
+    guards = {k: trial(ranking[:k], trial.seeds[0]).guard_after for k in counts}
     best = max(guards, key=lambda k: (guards[k], -k))
     return best, [{"count": k, "guard": g} for k, g in guards.items()]
-
-
-def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean of several draws' rows, with the spread (sample standard deviation) of the net change."""
-    changes = [row["net_change"] for row in rows]
-    mean = {
-        key: statistics.fmean(row["accuracy"][key] for row in rows)
-        for key in ("query", "holdout", "remaining", "net")
-        if all(row["accuracy"][key] is not None for row in rows)
-    }
-    return {
-        "accuracy": mean,
-        "fixed": statistics.fmean(row["fixed"] for row in rows),
-        "broken": statistics.fmean(row["broken"] for row in rows),
-        "net_change": statistics.fmean(changes),
-        "spread": statistics.stdev(changes) if len(changes) > 1 else 0.0,
-        "draws": [row["net_change"] for row in rows],
-        "n_causes": rows[0]["n_causes"],
-    }
 
 
 def random_ranking(n: int, seed: int, draw: int = 0) -> Tensor:
@@ -92,72 +139,79 @@ def random_ranking(n: int, seed: int, draw: int = 0) -> Tensor:
 
 def controls(
     trial: Trial,
+    split: Split,
     count: int,
-    net_before: float,
     peers: Mapping[str, Tensor],
     corrupted: Tensor | None = None,
     draws: int = 3,
     seed: int = 0,
     candidates: Sequence[int] = (),
-) -> dict[str, dict[str, Any]]:
-    """The same treatment on other sets of causes: ``no-removal`` (none), ``random`` (``draws`` sets of ``count``
-    examples, mean and spread), every peer's top ``count`` (``peers``: name → scores, e.g. cleanlab and
-    self-loss), and the ``oracle`` (exactly the ``corrupted`` examples, when known).
+    level: float = 0.95,
+) -> dict[str, Row]:
+    """The same treatment on other sets of causes, each with the trial's treatment seeds: ``no-removal`` (none),
+    ``random`` (``draws`` random sets of ``count``, each with the next treatment seed: its spread is the draws' and
+    the seeds' together), every peer's top ``count`` (``peers``: name → scores), and the ``oracle`` (exactly the
+    ``corrupted`` examples, when known).
 
     With ``candidates`` (the counts the diagnosis chose ``count`` among), also ``random-chosen-count``: the first
-    random order with its count chosen on the guard among the same candidates. Choosing the best of several
-    repairs on the guard is itself worth something on T_h; this control gets the same choice without the
-    diagnosis, so a scorer beats it only by ranking better."""
-    n = trial.posterior.n
-    rows: dict[str, dict[str, Any]] = {
-        "no-removal": outcome(trial(torch.zeros(0, dtype=torch.long)), trial.failures, net_before)
-    }
-    randoms = [outcome(trial(random_ranking(n, seed, d)[:count]), trial.failures, net_before) for d in range(draws)]
-    rows["random"] = _summary(randoms)
+    random order with its count chosen on the guard among the same candidates. Choosing the best of several repairs
+    on the guard is itself worth something on T_h; this control gets the same choice without the diagnosis, so a
+    scorer beats it only by ranking better."""
+    n, posterior = trial.posterior.n, trial.posterior
+    rows = {"no-removal": measure(posterior, trial.all(torch.zeros(0, dtype=torch.long)), split, level)}
+    randoms = [trial(random_ranking(n, seed, d)[:count], trial.seeds[d % len(trial.seeds)]) for d in range(draws)]
+    rows["random"] = measure(posterior, randoms, split, level)
     if candidates:
         order = random_ranking(n, seed)
         chosen, guard_curve = choose_count(trial, order, candidates)
-        rows["random-chosen-count"] = outcome(trial(order[:chosen]), trial.failures, net_before) | {
-            "guard_curve": guard_curve
-        }
+        rows["random-chosen-count"] = measure(posterior, trial.all(order[:chosen]), split, level)
+        rows["random-chosen-count"].row["guard_curve"] = guard_curve
     if corrupted is not None and bool(corrupted.any()):
-        rows["oracle"] = outcome(trial(torch.nonzero(corrupted).flatten()), trial.failures, net_before)
+        rows["oracle"] = measure(posterior, trial.all(torch.nonzero(corrupted).flatten()), split, level)
     for name, values in peers.items():
         ranking = torch.argsort(values, descending=True, stable=True)
-        rows[name] = outcome(trial(ranking[:count]), trial.failures, net_before)
+        rows[name] = measure(posterior, trial.all(ranking[:count]), split, level)
     return rows
 
 
-def count_curve(
-    trial: Trial,
-    rankings: Mapping[str, Tensor],
-    counts: Sequence[int],
-    net_before: float,
+def held_out_curve(
+    trial: Trial, split: Split, rankings: Mapping[str, Tensor], counts: Sequence[int], level: float = 0.95
 ) -> list[dict[str, Any]]:
-    """The net change on T_h as a function of the number of causes treated, for each ranking (the scorer's and
-    the controls'); repairs ``trial`` already made are not made again."""
+    """The net change on T_h against the number of causes treated, for each ranking, with the first treatment seed
+    (the repairs the count was chosen with, not made again): for evaluation only, never for choosing."""
     rows = []
     for k in counts:
         row: dict[str, Any] = {"count": k}
         for name, ranking in rankings.items():
-            row[name] = outcome(trial(ranking[:k]), trial.failures, net_before)["net_change"]
+            repaired = trial(ranking[:k], trial.seeds[0])
+            row[name] = measure(trial.posterior, [repaired], split, level).row["net_change"]
         rows.append(row)
     return rows
 
 
-def verdict(net_change: float, rows: Mapping[str, Mapping[str, Any]]) -> tuple[str, bool]:
-    """One sentence for the report's headline, and whether the repair beat every non-oracle control. A repair
-    that loses accuracy, or gains less than a control, is said to be no repair."""
-    beaten = {name: row["net_change"] for name, row in rows.items() if name != "oracle"}
-    losers = [name for name, change in beaten.items() if change >= net_change]
-    points = f"{100 * net_change:+.2f} points"
-    if net_change < 0:
-        return f"The repair made the model worse on held-out data ({points}): do not use it.", False
-    if losers:
-        names = ", ".join(losers)
-        return (
-            f"The repair changed held-out accuracy by {points} but did not beat {names}: "
-            "the diagnosis added nothing here.",
-            False,
-        )
-    return f"The repair changed held-out accuracy by {points} and beat every control ({', '.join(beaten)}).", True
+def _points(value: float) -> str:
+    return f"{value:+.2f}"
+
+
+def verdict(main: Mapping[str, Any], differences: Mapping[str, Mapping[str, Any]]) -> tuple[str, bool]:
+    """The report's headline and whether the repair beat every non-oracle control with an interval above zero.
+
+    A repair whose net change is negative is said to make the model worse, whatever its controls did."""
+    lo, hi = main["interval"]
+    change = f"{_points(main['net_change'])} points [{_points(lo)}, {_points(hi)}]"
+    if main["net_change"] < 0:
+        return f"The repair made the model worse on held-out data ({change}): do not use it.", False
+    beaten, tied, lost = [], [], []
+    for name, d in differences.items():
+        if name == "oracle":
+            continue
+        text = f"{name} by {_points(d['mean'])} [{_points(d['interval'][0])}, {_points(d['interval'][1])}]"
+        (beaten if d["interval"][0] > 0 else lost if d["interval"][1] < 0 else tied).append((name, text))
+    parts = [f"The repair changed held-out accuracy by {change}"]
+    if beaten:
+        parts.append("it beats " + ", ".join(t for _, t in beaten))
+    if tied:
+        parts.append("it cannot be told apart from " + ", ".join(n for n, _ in tied))
+    if lost:
+        parts.append("it loses to " + ", ".join(t for _, t in lost))
+    return "; ".join(parts) + ".", not tied and not lost

@@ -60,6 +60,7 @@ def patch(
     l1_ratio: float = 0.5,
     max_step: float | None = None,
     halvings: int = 16,
+    one_sided: bool = False,
     inverse: InverseSettings = DEFAULT_INVERSE,
 ) -> Patch:
     """Patch θ̂ to remove ``causes`` while keeping ``preserve`` (``[m]`` criteria: per-example losses of a
@@ -69,7 +70,9 @@ def patch(
     ``up``: the training indices allowed to compensate (default: all kept ones); ``compensate=False`` gives
     naive influence removal (λ = 0). ``max_step`` defaults to 1/N, the first-order size of removing the
     causes from a mean-loss objective. ``inverse``: the damped inverse H⁻¹ (curvature, solver, damping, examples).
-    Never modifies the posterior's model.
+    ``one_sided``: only a rise of ``guard`` counts against δ (for a guard where lower is better and a fall is
+    welcome, such as an error rate); by default the change is bounded both ways, as the blog's |ΔM| ≤ δ. Never
+    modifies the posterior's model.
     """
     causes = posterior.causes(causes)
     check(delta >= 0, "delta", f"a non-negative bound on the guard metric's change, got {delta}")
@@ -79,7 +82,7 @@ def patch(
     up = torch.nonzero(kept).flatten() if up is None else posterior.causes(up, "up")
     up = up[kept[up]]
     directions = metric_directions(posterior, preserve, inverse)
-    psi = posterior.train_products(directions).double().cpu()  # [N, m]
+    psi = posterior.passes.train_products(directions).double().cpu()  # [N, m]
     target = psi[causes].sum(0)
     weights = (
         compensation_weights(psi[up], target, alpha, l1_ratio)
@@ -91,7 +94,7 @@ def patch(
     per_example[causes] = 1.0
     per_example[up] -= weights
     gradient = weighted_gradient(posterior.model, posterior.loss, posterior.train, per_example.to(posterior.device))
-    direction = posterior.inverse(inverse) @ gradient
+    direction = posterior.curvatures.inverse(inverse) @ gradient
     guard = guard or preserve
     theta = posterior.theta()
     before = float(guard.measure(posterior.model).double().mean())
@@ -100,7 +103,7 @@ def patch(
     for _ in range(halvings + 1):
         after = float(guard.measure(posterior.model_at(theta + step * direction)).double().mean())
         tried.append((step, after - before))
-        if abs(after - before) <= delta:
+        if (after - before if one_sided else abs(after - before)) <= delta:
             break
         step /= 2
     else:

@@ -15,7 +15,7 @@ def metric_directions(posterior: Posterior, metric: Metric, inverse: InverseSett
     curvature of the training objective at θ̂) to the metric's Jacobian."""
     check(isinstance(metric, Metric), "metric", f"a remedy.metrics.Metric, got {type(metric).__name__}")
     jacobian = metric.jacobian(posterior.model)
-    return (posterior.inverse(inverse) @ jacobian.T.contiguous()).reshape(jacobian.shape[1], -1)
+    return (posterior.curvatures.inverse(inverse) @ jacobian.T.contiguous()).reshape(jacobian.shape[1], -1)
 
 
 def valuation(posterior: Posterior, metric: Metric, inverse: InverseSettings = DEFAULT_INVERSE) -> Tensor:
@@ -25,4 +25,4 @@ def valuation(posterior: Posterior, metric: Metric, inverse: InverseSettings = D
     so for a lower-is-better ``M``, ``ψ < 0`` marks an example whose removal would improve ``M``: harmful.
     With ``M`` = the mean loss of the failures, ``−ψ`` is Tanno's linear influence (eq. 9).
     """
-    return posterior.train_products(metric_directions(posterior, metric, inverse))
+    return posterior.passes.train_products(metric_directions(posterior, metric, inverse))

@@ -24,7 +24,12 @@ def _num(value: float | None, digits: int = 3) -> str:
 
 
 def _points(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:+.2f}"
+    """A change that is already in points."""
+    return "—" if value is None else f"{value:+.2f}"
+
+
+def _span(interval: list[float] | None) -> str:
+    return "" if not interval else f"[{interval[0]:+.2f}, {interval[1]:+.2f}]"
 
 
 def _secs(value: float) -> str:
@@ -45,12 +50,12 @@ def figures(summary: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         found = {name: curve["found"] for name, curve in curves.items()}
         shown["detection"] = plots.detection_plot(first["inspected"], found, first["oracle"])
     if "treatments" in summary:
-        rows = {name: t["net_change"] for name, t in summary["treatments"].items()}
-        rows |= {f"control: {name}": c["net_change"] for name, c in summary["controls"].items()}
-        spreads = {f"control: {name}": c["spread"] for name, c in summary["controls"].items() if "spread" in c}
-        shown["scoreboard"] = plots.net_change_plot(rows, spreads)
-        if summary["count"]["net_curve"]:
-            shown["count"] = plots.count_plot(summary["count"]["net_curve"], summary["count"]["chosen"])
+        rows = {name: t for name, t in summary["treatments"].items()}
+        rows |= {f"control: {name}": c for name, c in summary["controls"].items()}
+        intervals = {name: tuple(row["interval"]) for name, row in rows.items()}
+        shown["scoreboard"] = plots.net_change_plot({n: r["net_change"] for n, r in rows.items()}, intervals)
+        if summary["count"]["guard_curve"]:
+            shown["count"] = plots.count_plot(summary["count"]["guard_curve"], summary["count"]["chosen"])
     if "top" in data:
         shown["top"] = plots.image_grid(data["top"], [_caption(row) for row in summary["top_causes"]])
         for k, (mode, rows_) in enumerate(summary["mode_causes"].items()):
@@ -87,6 +92,7 @@ def write_report(out: str | Path) -> Path:
             pct=_pct,
             num=_num,
             points=_points,
+            span=_span,
             secs=_secs,
         )
     )

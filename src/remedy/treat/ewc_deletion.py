@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from remedy.errors import check
 from remedy.examples import Examples
-from remedy.models.train import TrainConfig
+from remedy.models.config import TrainConfig
 from remedy.posterior import Posterior
 from remedy.treat.registry import TREATMENTS
 from remedy.update import EWC
@@ -44,6 +44,6 @@ def ewc_deletion(
     if len(causes) == 0:  # nothing to unlearn
         return posterior.copy_model()
     if config is None:
-        config = replace(posterior.config, lr=posterior.config.lr / 10, check_every=1, patience=20)
+        config = replace(posterior.record.config, lr=posterior.record.config.lr / 10, check_every=1, patience=20)
     update = EWC(2.0 / (gamma * posterior.n), prior_precision, config, seed, stop_on)
     return posterior.delete(causes, update, guard).model

@@ -35,7 +35,7 @@ def newton(
     kept = posterior.kept(causes)
     removed = posterior.train.subset(causes)
     theta = posterior.theta()
-    gradient = posterior.gradient(removed) * len(removed) + len(removed) * posterior.weight_decay * theta
+    gradient = posterior.passes.gradient(removed) * len(removed) + len(removed) * posterior.weight_decay * theta
     if inverse.examples is not None and inverse.examples < len(kept):
         kept = random_subset(kept, inverse.examples, stream(inverse.seed, "curvature-examples"))
     operator = build_curvature(inverse.curvature, posterior.model, posterior.loss, kept, posterior.weight_decay)

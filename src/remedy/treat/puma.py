@@ -20,9 +20,9 @@ def puma(
     causes: Tensor,
     guard: Examples,
     *,
-    metric: str | Metric = "loss",
+    preserve: str | Metric = "loss",
     reference: int = 256,
-    delta: float = 0.01,
+    tolerance: float = 0.01,
     alpha: float = 1e-3,
     compensate: bool = True,
     max_step: float | None = None,
@@ -31,20 +31,23 @@ def puma(
 ) -> nn.Module:
     """``θ_mod = θ̂ + η H⁻¹[Σ_{k∈C} ∇L_t(z_k) − Σ_j λ*_j ∇L_t(z_j)]`` (blog eq. 10, :func:`remedy.puma.patch`).
 
-    The preserved metric is ``metric`` (a Metric, or a name built on ``reference`` kept training examples drawn
-    with ``seed``); η is the largest step that keeps the measured error rate on the ``guard`` within ``delta``.
+    The compensation preserves ``preserve`` to first order (a Metric, or a name from ``METRICS`` built on
+    ``reference`` kept training examples drawn with ``seed``); η is the largest step (halving from 1/N) whose
+    measured error rate on the ``guard`` rises by at most ``tolerance`` (one-sided: a step that lowers the guard's
+    error is never shortened for it).
     """
     if len(causes) == 0:  # nothing to remove
         return posterior.copy_model()
     kept = torch.nonzero(~torch.isin(torch.arange(posterior.n), causes)).flatten()
     sample = kept[torch.randperm(len(kept), generator=stream(seed, "puma-reference"))[:reference]]
-    preserve = metric if isinstance(metric, Metric) else build_metric(metric, posterior.train.take(sample))
+    kept_metric = preserve if isinstance(preserve, Metric) else build_metric(preserve, posterior.train.take(sample))
     fix = patch(
         posterior,
         causes,
-        preserve,
+        kept_metric,
         guard=Error(guard),
-        delta=delta,
+        delta=tolerance,
+        one_sided=True,
         alpha=alpha,
         compensate=compensate,
         max_step=max_step,

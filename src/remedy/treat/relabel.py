@@ -8,8 +8,8 @@ from torch import Tensor, nn
 from remedy.errors import check
 from remedy.examples import Examples
 from remedy.models.crossval import out_of_sample, probabilities
-from remedy.models.train import TrainConfig
 from remedy.posterior import Posterior
+from remedy.treat.finetune import AVERAGE, EPOCHS, LR, schedule
 from remedy.treat.registry import TREATMENTS
 from remedy.update import FineTune
 
@@ -37,14 +37,19 @@ def relabel(
     *,
     source: str = "model",
     folds: int = 5,
-    config: TrainConfig | None = None,
+    epochs: int = EPOCHS,
+    lr: float | None = LR,
+    average: float = AVERAGE,
+    early_stop: bool = False,
     seed: int = 0,
     stop_on: str = "loss",
 ) -> nn.Module:
-    """Maximise ``log p(D' | θ)`` by Adam from θ̂, where D' is D with each cause's label replaced by
-    :func:`corrected_labels`, early-stopped on the ``guard`` (``stop_on``: its loss, or its error rate with the
-    loss breaking ties). Unlike removal, a corrected example keeps teaching the model its true class."""
+    """Maximise ``log p(D' | θ)`` from θ̂ on fine-tuning's schedule (:func:`remedy.treat.finetune.schedule`), where D'
+    is D with each cause's label replaced by :func:`corrected_labels`. Unlike removal, a corrected example keeps
+    teaching the model its true class. The out-of-sample source's folds are trained once, with the run's seed 0
+    stream, whatever the treatment seed."""
     labels = posterior.train.labels.clone()
     if len(causes):
-        labels[causes.to(labels.device)] = corrected_labels(posterior, causes, source, folds, seed).to(labels.device)
+        labels[causes.to(labels.device)] = corrected_labels(posterior, causes, source, folds, 0).to(labels.device)
+    config = schedule(posterior, epochs, lr, average, early_stop)
     return posterior.insert(posterior.train.relabelled(labels), FineTune(config, seed, stop_on), guard).model

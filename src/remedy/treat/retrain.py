@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from torch import Tensor, nn
 
 from remedy.examples import Examples
-from remedy.models.train import TrainConfig, train_model
+from remedy.models.config import TrainConfig
+from remedy.models.train import train_model
 from remedy.posterior import Posterior
 from remedy.treat.registry import TREATMENTS
 
@@ -16,8 +19,7 @@ def retrain(
 ) -> nn.Module:
     """Train a freshly initialised model on D \\ C exactly as the original was trained (its own
     ``config.val_fraction`` of D \\ C held out for early stopping). ``guard`` is not used: the reference sees
-    nothing the original did not."""
-    model, _ = train_model(
-        posterior.fresh_model(seed), posterior.kept(causes), posterior.loss, config or posterior.config, seed, "retrain"
-    )
+    nothing the original did not. ``seed`` initialises the model and orders its batches."""
+    recipe = replace(config or posterior.record.config, record=False)
+    model, _ = train_model(posterior.fresh_model(seed), posterior.kept(causes), posterior.loss, recipe, seed, "retrain")
     return model

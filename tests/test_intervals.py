@@ -1,0 +1,60 @@
+"""The intervals on held-out changes cover the truth at their stated rate, and a paired difference is the difference
+of the rows."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from remedy.evaluate.intervals import change_interval, difference_interval
+
+
+def simulate(gen: torch.Generator, n: int, seeds: int, seed_sd: float, effect: float) -> torch.Tensor:
+    """Per-example changes in {−1, 0, 1} on ``n`` fresh test examples for ``seeds`` treatment seeds: example i is
+    fixed with probability ``p_i + v_s`` and broken with probability ``q_i``, where ``p_i``, ``q_i`` vary between
+    examples and ``v_s ~ N(0, seed_sd²)`` shifts every example of seed s. Its expected mean is ``effect``."""
+    p = torch.rand(n, generator=gen) * 0.1 + effect  # mean 0.05 + effect
+    q = torch.rand(n, generator=gen) * 0.1  # mean 0.05
+    shift = torch.randn(seeds, 1, generator=gen) * seed_sd
+    fixed = torch.rand(seeds, n, generator=gen) < (p + shift).clamp(0, 1)
+    broken = torch.rand(seeds, n, generator=gen) < q
+    return fixed.double() - broken.double() * (~fixed).double()
+
+
+@pytest.mark.parametrize("seeds, seed_sd", [(1, 0.0), (3, 0.0), (3, 0.02), (5, 0.01)])
+def test_the_interval_covers_the_truth_at_its_stated_rate(seeds: int, seed_sd: float) -> None:
+    gen = torch.Generator().manual_seed(seeds)
+    effect, n, trials = 0.02, 400, 300
+    # the truth: E[fixed] − E[broken and not fixed] = (0.05 + effect) − 0.05 (1 − (0.05 + effect)) on average
+    big = simulate(torch.Generator().manual_seed(99), 400_000, 1, 0.0, effect)
+    truth = float(big.mean())
+    covered = 0
+    for t in range(trials):
+        interval = change_interval(simulate(gen, n, seeds, seed_sd, effect), seed=t)
+        covered += interval.lo <= truth <= interval.hi
+    rate = covered / trials
+    assert 0.91 <= rate <= 0.99, rate  # 95 % ± about three binomial sds over 300 trials
+
+
+def test_an_interval_that_ignored_the_seeds_would_undercover() -> None:
+    """The premise of the seed part: with a large seed effect, the test-sample part alone covers far less."""
+    gen = torch.Generator().manual_seed(0)
+    truth_gen = torch.Generator().manual_seed(99)
+    truth = float(simulate(truth_gen, 400_000, 1, 0.0, 0.02).mean())
+    covered_full = covered_test = 0
+    for t in range(200):
+        interval = change_interval(simulate(gen, 400, 3, 0.03, 0.02), seed=t)
+        covered_full += interval.lo <= truth <= interval.hi
+        half = 1.96 * interval.test_sd
+        covered_test += interval.mean - half <= truth <= interval.mean + half
+    assert covered_full / 200 >= 0.9 and covered_test / 200 < 0.8
+
+
+def test_the_paired_difference_is_the_difference_of_the_rows() -> None:
+    gen = torch.Generator().manual_seed(1)
+    a, b = simulate(gen, 300, 3, 0.01, 0.03), simulate(gen, 300, 2, 0.01, 0.0)
+    diff = difference_interval(a, b)
+    assert diff.mean == pytest.approx(change_interval(a).mean - change_interval(b).mean, abs=1e-12)
+    assert diff.lo < diff.mean < diff.hi
+    same = difference_interval(a, a)
+    assert same.mean == 0.0 and same.test_sd == 0.0
