@@ -60,20 +60,23 @@ def test_pbrf_at_zero_epsilon_is_theta_hat(responses: Responses) -> None:
     assert float((moved - responses.theta).norm()) > 1e-5
 
 
-def test_five_terms_sum_to_the_total(responses: Responses) -> None:
+def test_each_gap_term_measures_its_own_cause(responses: Responses) -> None:
+    """On the convex model retraining from scratch lands where warm-starting does, so the warm-start term vanishes
+    while the proximity and linearisation terms do not; a solver 10 % off shows up in the solver term alone."""
     j = 7
-    estimate = 1.1 * responses.linearized(j)  # a solver 10 % off
+    linearized = responses.linearized(j)
     terms = gap_terms(
-        responses.loo_scratch(j),
+        responses.loo_scratch(j, seeds=(1,)),
         responses.loo_warm(j),
         responses.proximal(j),
         responses.pbrf(j),
-        responses.linearized(j),
-        estimate,
+        linearized,
+        1.1 * linearized,
     )
-    parts = sum(terms[name] for name in ("warm_start", "proximity", "non_convergence", "linearization", "solver"))
-    torch.testing.assert_close(parts, terms["total"], rtol=0, atol=1e-12)
-    torch.testing.assert_close(terms["solver"], 0.1 * responses.linearized(j))
+    scale = float(terms["total"].abs().max() + linearized.abs().max())
+    assert float(terms["warm_start"].abs().max()) < 1e-3 * scale
+    assert float(terms["proximity"].abs().max()) > 1e-2 * float(linearized.abs().max())
+    torch.testing.assert_close(terms["solver"], 0.1 * linearized)
 
 
 def test_lds_of_exact_influence_against_group_retraining(responses: Responses) -> None:
@@ -117,7 +120,9 @@ def test_ewc_influence_follows_its_first_order_form(responses: Responses) -> Non
     test = Examples(data.x[:4].double(), data.y[:4])
     ewc = ewc_changes(posterior, PerExampleLoss(test), points)
     jacobian = PerExampleLoss(test).jacobian(posterior.model).T
-    first_order = posterior.train_products(jacobian / (posterior.n * posterior.fisher()[:, None]))[points]
+    first_order = posterior.passes.train_products(jacobian / (posterior.n * posterior.curvatures.fisher()[:, None]))[
+        points
+    ]
     assert correlations(ewc, first_order)["spearman"] >= 0.85  # 0.91–0.96 over 4 splits of breast-cancer
 
 

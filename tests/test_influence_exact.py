@@ -93,7 +93,7 @@ def leave_one_out(problem: dict) -> dict:
 @pytest.mark.parametrize("solver", ["direct", "cg"])
 def test_influence_predicts_leave_one_out_retraining(problem: dict, leave_one_out: dict, solver: str) -> None:
     posterior = remedy.Posterior(problem["model"], problem["train"], weight_decay=WD)
-    failures = remedy.Failures.from_query(leave_one_out["query"])
+    failures = remedy.QueryHalf.of(leave_one_out["query"])
     exact = InverseSettings("hessian", solver, damping=0.0)
     scores = remedy.identify(posterior, failures, "linear-influence", inverse=exact)
     predicted_change = -scores.values / len(problem["train"])  # first-order change of the query loss on removal
@@ -109,7 +109,7 @@ def test_pairwise_matrix_matches_per_query_scores(problem: dict) -> None:
     for j in range(4):
         single = remedy.identify(
             posterior,
-            remedy.Failures.from_query(queries[j : j + 1]),
+            remedy.QueryHalf.of(queries[j : j + 1]),
             "linear-influence",
             inverse=EXACT,
         )

@@ -10,6 +10,7 @@ from scipy.stats import pearsonr, spearmanr
 from torch import Tensor
 
 from remedy.errors import check
+from remedy.evaluate.datamodels import lds as datamodel_score
 from remedy.evaluate.detection import detection_curve
 
 TRUTHS = ("loo_scratch", "loo_warm", "proximal", "pbrf", "linearized")
@@ -46,10 +47,8 @@ def lds(predicted: Tensor, kept: Tensor, actual: Tensor) -> float:
     """Linear datamodeling score: for each measurement, the Spearman correlation over subsets between the
     summed predicted effect of the removed examples (``predicted [N, Q]``: change on removing each one) and
     the measured change ``actual [K, Q]`` after training on subset ``kept[k]`` (``[K, N]`` masks); averaged."""
-    check(kept.dtype == torch.bool and kept.shape[1] == predicted.shape[0], "kept", "[K, N] boolean masks")
-    group = (~kept).double() @ predicted.double()  # [K, Q]
-    rho = [spearmanr(group[:, q].numpy(), actual[:, q].double().numpy()).statistic for q in range(actual.shape[1])]
-    return float(np.mean(rho))
+    # removing z changes q by −h(z, q) to first order: the kept subsets' sums of harms rank the subsets the same way
+    return datamodel_score(-predicted, kept, actual)
 
 
 def detection_area(scores: Tensor, corrupted: Tensor) -> float:

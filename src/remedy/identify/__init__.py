@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from remedy.data.failures import Failures
+from remedy.data.split import QueryHalf, Split
 from remedy.errors import check
-from remedy.identify.registry import SCORERS
+from remedy.identify.registry import DEFAULT_SCORER, SCORERS
 from remedy.identify.scores import Scores
 from remedy.posterior import Posterior
 from remedy.registry import import_all
@@ -15,19 +15,24 @@ from remedy.registry import import_all
 import_all(__name__)
 
 
-def identify(posterior: Posterior, failures: Failures, method: str = "ewc-influence", **options: Any) -> Scores:
-    """Score every training example of ``posterior`` by its harm to ``failures.query`` with the named scorer.
+def identify(posterior: Posterior, query: QueryHalf | Split, method: str = DEFAULT_SCORER, **options: Any) -> Scores:
+    """Score every training example of ``posterior`` by its harm to the query half's failures (or to a metric of
+    it) with the named scorer; given a whole :class:`Split`, only its query half reaches the scorer.
 
-    Methods: see ``SCORERS.names()``. Returns :class:`Scores` (larger = more harmful) with the wall time.
+    Methods: see ``SCORERS.names()``; the default is PUMA's valuation of the query half's loss. Returns
+    :class:`Scores` (larger = more harmful) with the wall time.
     """
     check(isinstance(posterior, Posterior), "posterior", "a remedy.Posterior")
-    check(isinstance(failures, Failures), "failures", "a remedy.Failures (from split_failures or Failures.from_query)")
-    check(len(failures.query) > 0, "failures", "a non-empty query set F_q")
-    scorer = SCORERS.get(method)
+    if isinstance(query, Split):
+        query = query.query
+    check(isinstance(query, QueryHalf), "query", "a remedy.QueryHalf (split_test(...).query or QueryHalf.of(...))")
+    check(len(query.failures) > 0, "query", "a non-empty failure set F_q")
+    scorer = SCORERS.get(method, "method")
     SCORERS.check_options(method, options)
+    posterior.record.require(SCORERS.trait(method, "needs", ()), f"scorer {method}")
     start = time.perf_counter()
-    values = scorer(posterior, failures, **options)
+    values = scorer(posterior, query, **options)
     return Scores(values.detach().double().cpu(), method, time.perf_counter() - start, dict(options))
 
 
-__all__ = ["SCORERS", "Scores", "identify"]
+__all__ = ["DEFAULT_SCORER", "SCORERS", "Scores", "identify"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from remedy.data.failures import Failures
+from remedy.data.split import QueryHalf
 from remedy.errors import check
 from remedy.examples import Examples
 from remedy.identify.attribution import combine
 from remedy.identify.registry import SCORERS, posterior_edit_scores
-from remedy.models.train import TrainConfig
+from remedy.models.config import TrainConfig
 from remedy.posterior import Posterior
 from remedy.update import EWC
 
@@ -21,7 +21,7 @@ MIN_MODE = 8
 @SCORERS.register("ewc-influence")
 def ewc_influence(
     posterior: Posterior,
-    failures: Failures,
+    query: QueryHalf,
     *,
     prior_precision: float = 0.0,
     config: TrainConfig | None = None,
@@ -47,14 +47,13 @@ def ewc_influence(
 
     if per == "all":
         check(aggregate == "sum", "aggregate", "'sum' when all failures are inserted at once (per='all')")
-        return scores(failures.query_fit, failures.query_val)
-    groups = failures.mode_groups(MIN_MODE)
+        return scores(query.fit, query.val)
+    groups = query.mode_groups(MIN_MODE)
     check(bool(groups), "failures", "at least two failures to group by mode")
     columns = []
     for _, members in groups:
-        group = failures.query[members.to(failures.query.y.device)]
-        n_val = max(1, round(failures.val_fraction * len(group)))
-        columns.append(scores(group[n_val:], group[:n_val]))
+        group = query.subset(members)
+        columns.append(scores(group.fit, group.val))
     classes = torch.tensor([mode[0] if mode is not None else -1 for mode, _ in groups])
     sizes = torch.tensor([len(members) for _, members in groups])
     return combine(torch.stack(columns, 1), aggregate, classes, sizes)

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from remedy.curvature import DEFAULT_INVERSE, InverseSettings, weighted_gradient
-from remedy.data.failures import Failures
+from remedy.data.split import QueryHalf
 from remedy.examples import Examples, ExamplesLike
 from remedy.identify.attribution import NORMALIZATIONS, attribute
 from remedy.identify.registry import SCORERS
@@ -30,13 +30,15 @@ class InfluencePairs:
         if normalize == "unit":
             return self.posterior.memo(
                 "gradient-norms",
-                lambda: torch.cat(self.posterior.map_grads(lambda g: g.double().norm(dim=1), "gradient-norms", {})),
+                lambda: torch.cat(
+                    self.posterior.passes.map_grads(lambda g: g.double().norm(dim=1), "gradient-norms", {})
+                ),
             )
         solved, quadratic = inverse_gradient_norms(self.posterior, self.settings)
         return solved if normalize == "theta-relative" else quadratic.clamp_min(0).sqrt()
 
     def harm(self, queries: Examples, normalize: str, weights: Tensor | None = None) -> Tensor:
-        posterior, inverse = self.posterior, self.posterior.inverse(self.settings)
+        posterior, inverse = self.posterior, self.posterior.curvatures.inverse(self.settings)
         queries = posterior.examples(queries, "queries")
         if normalize == "cosine" or weights is None:
             grads = PerExampleLoss(queries, loss=posterior.loss).jacobian(posterior.model)  # [Q, P]
@@ -49,7 +51,7 @@ class InfluencePairs:
                 weighted_gradient(posterior.model, posterior.loss, queries, w.to(posterior.device)) for w in weights.T
             ]
             directions = -(inverse @ torch.stack(gradients, 1))
-        values = posterior.train_products(directions).double().cpu()
+        values = posterior.passes.train_products(directions).double().cpu()
         norms = self._train_norms(normalize)
         if norms is not None:
             values = values / norms.clamp_min(1e-30)[:, None]
@@ -59,7 +61,7 @@ class InfluencePairs:
 @SCORERS.register("linear-influence")
 def linear_influence(
     posterior: Posterior,
-    failures: Failures,
+    query: QueryHalf,
     *,
     inverse: InverseSettings = DEFAULT_INVERSE,
     normalize: str = "none",
@@ -74,7 +76,7 @@ def linear_influence(
     ``mean-rank``) or per class (``class-max``), and the RelatIF forms once per training example (a factorised
     inverse).
     """
-    return attribute(InfluencePairs(posterior, inverse), failures.query, normalize, aggregate)
+    return attribute(InfluencePairs(posterior, inverse), query.failures, normalize, aggregate)
 
 
 def pairwise_influence(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from remedy.data.failures import Failures
+from remedy.data.split import QueryHalf
 from remedy.errors import check
 from remedy.examples import Data, Examples
 from remedy.identify.attribution import attribute
@@ -113,9 +113,9 @@ class RepresenterPairs:
 
 @SCORERS.register("representer")
 def representer(
-    posterior: Posterior, failures: Failures, *, lam: float = 1e-3, normalize: str = "none", aggregate: str = "sum"
+    posterior: Posterior, query: QueryHalf, *, lam: float = 1e-3, normalize: str = "none", aggregate: str = "sum"
 ) -> Tensor:
     """``r(z) = Σ_q h(z, q)`` with the representer-point ``h`` from the last layer refit with L2 strength ``lam``,
     larger = more harmful; normalised and aggregated per failure as :mod:`remedy.identify.attribution`
     describes. Costs one forward pass over D and a last-layer refit."""
-    return attribute(RepresenterPairs(posterior, lam), failures.query, normalize, aggregate)
+    return attribute(RepresenterPairs(posterior, lam), query.failures, normalize, aggregate)

@@ -8,7 +8,7 @@ from torch import Tensor
 
 from remedy.curvature import InverseSettings
 from remedy.curvature.inverse import DEFAULT_INVERSE
-from remedy.data.failures import Failures
+from remedy.data.split import QueryHalf
 from remedy.errors import check
 from remedy.identify.registry import SCORERS
 from remedy.posterior import Posterior
@@ -27,21 +27,21 @@ def inverse_gradient_norms(posterior: Posterior, inverse: InverseSettings) -> tu
     )
 
     def compute() -> tuple[Tensor, Tensor]:
-        damped = posterior.inverse(inverse)
+        damped = posterior.curvatures.inverse(inverse)
 
         def both(g: Tensor) -> tuple[Tensor, Tensor]:
             solved = (damped @ g.T.contiguous()).T.double()
             return solved.norm(dim=1), (solved * g.double()).sum(1)
 
-        parts = posterior.map_grads(both, "inverse-gradient-norms", {"inverse": inverse.key()})
+        parts = posterior.passes.map_grads(both, "inverse-gradient-norms", {"inverse": inverse.key()})
         return torch.cat([p[0] for p in parts]).cpu(), torch.cat([p[1] for p in parts]).cpu()
 
     return posterior.memo(("inverse-gradient-norms", inverse.key()), compute)
 
 
 @SCORERS.register("self-influence")
-def self_influence(posterior: Posterior, failures: Failures, *, inverse: InverseSettings = DEFAULT_INVERSE) -> Tensor:
+def self_influence(posterior: Posterior, query: QueryHalf, *, inverse: InverseSettings = DEFAULT_INVERSE) -> Tensor:
     """``r(z) = g_zᵀ (C + δI)⁻¹ g_z``, larger = more suspicious: the first-order rise of z's own loss when z is
-    removed. Mislabelled examples are the ones the model must bend most to fit. ``failures`` is not used (a
+    removed. Mislabelled examples are the ones the model must bend most to fit. ``query`` is not used (a
     baseline); ``inverse`` must factorise (closed-form, direct or arnoldi)."""
     return inverse_gradient_norms(posterior, inverse)[1]

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from remedy.chunks import over_chunks
 from remedy.curvature import gradient_products, per_example_grads
-from remedy.data.failures import Failures
+from remedy.data.split import QueryHalf
 from remedy.examples import Data, Examples
 from remedy.identify.attribution import attribute
 from remedy.identify.registry import SCORERS
@@ -25,34 +25,36 @@ class TracInPairs:
 
     def __init__(self, posterior: Posterior) -> None:
         self.posterior = posterior
-        states = posterior.checkpoints or [posterior.model.state_dict()]
+        states = posterior.record.checkpoints or [posterior.model.state_dict()]
         self.models: list[nn.Module] = [posterior.model_from(state) for state in states]
-        self.lr = posterior.config.lr
+        self.lr = posterior.record.config.lr
 
     def harm(self, queries: Examples, normalize: str, weights: Tensor | None = None) -> Tensor:
         posterior, total = self.posterior, None
         queries = posterior.examples(queries, "queries")
         for model in self.models:
-            grads = torch.cat([g for _, g in per_example_grads(model, posterior.loss, queries, posterior.chunk_bytes)])
+            grads = torch.cat(
+                [g for _, g in per_example_grads(model, posterior.loss, queries, posterior.passes.chunking.chunk_bytes)]
+            )
             if normalize == "cosine":
                 grads = grads / grads.norm(dim=1, keepdim=True).clamp_min(1e-30)
             directions = grads.T if weights is None else grads.T @ weights.to(grads)
 
             def products(chunk: Data, model: nn.Module = model, directions: Tensor = directions) -> Tensor:
                 return gradient_products(
-                    model, posterior.loss, chunk, directions, posterior.chunk_bytes, normalize != "none"
+                    model, posterior.loss, chunk, directions, posterior.passes.chunking.chunk_bytes, normalize != "none"
                 )
 
-            values = -self.lr * torch.cat(over_chunks(posterior.train, posterior.rows, products, "tracin"))
+            values = -self.lr * torch.cat(over_chunks(posterior.train, posterior.passes.rows, products, "tracin"))
             total = values.double().cpu() if total is None else total + values.double().cpu()
         assert total is not None
         return total
 
 
 @SCORERS.register("tracin")
-def tracin(posterior: Posterior, failures: Failures, *, normalize: str = "none", aggregate: str = "sum") -> Tensor:
-    """``r(z) = Σ_q h(z, q)`` with TracIn's ``h`` over the posterior's checkpoints (``Posterior(checkpoints=…)``,
+def tracin(posterior: Posterior, query: QueryHalf, *, normalize: str = "none", aggregate: str = "sum") -> Tensor:
+    """``r(z) = Σ_q h(z, q)`` with TracIn's ``h`` over the posterior's checkpoints (the training record's,
     kept by ``train_model``), larger = more harmful; ``normalize="cosine"`` is GAS. Normalised and aggregated
     per failure as :mod:`remedy.identify.attribution` describes. Each checkpoint costs one forward-mode pass over
     D for the plain sum, one per-example-gradient pass otherwise."""
-    return attribute(TracInPairs(posterior), failures.query, normalize, aggregate)
+    return attribute(TracInPairs(posterior), query.failures, normalize, aggregate)

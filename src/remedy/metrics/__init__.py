@@ -16,7 +16,7 @@ from remedy.metrics.fairness import FairnessGap
 from remedy.metrics.loss import Error, Loss, PerExampleLoss
 from remedy.registry import Registry
 
-METRICS: Registry[Callable[..., Metric]] = Registry("--metric")
+METRICS: Registry[Callable[..., Metric]] = Registry("metric")
 METRICS.register("loss")(Loss)
 METRICS.register("per-example-loss")(PerExampleLoss)
 METRICS.register("error")(Error)

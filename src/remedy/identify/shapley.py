@@ -1,0 +1,229 @@
+"""Data Shapley (Ghorbani & Zou 2019): truncated Monte Carlo (``tmc-shapley``) and Gradient Shapley (``g-shapley``)
+over a utility of the query half, with the learner trained on θ̂'s last-layer features so that a utility costs
+milliseconds instead of a training run."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from sklearn.linear_model import LogisticRegression
+from torch import Tensor
+
+from remedy.chunks import world
+from remedy.data.split import QueryHalf
+from remedy.errors import check
+from remedy.identify.registry import SCORERS
+from remedy.identify.representer import features, last_linear
+from remedy.posterior import Posterior
+from remedy.seeds import stream
+
+Utility = Callable[[Tensor], float]
+"""``U(indices)``: the performance of the learner trained on those training examples."""
+
+
+@dataclass(frozen=True)
+class Constant:
+    """The predictor of a training set with one class: that class, everywhere."""
+
+    label: int
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.full(len(x), self.label)
+
+
+def predictor(x: np.ndarray, y: np.ndarray, C: float = 1.0) -> LogisticRegression | Constant:
+    """Multinomial logistic regression (scikit-learn, L2 strength ``1/C``) on ``(x, y)``; a constant for one class."""
+    present = np.unique(y)
+    if len(present) < 2:
+        return Constant(int(present[0]) if len(present) else 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence warnings on tiny subsets
+        return LogisticRegression(C=C, max_iter=200).fit(x, y)
+
+
+@dataclass(frozen=True)
+class FeatureUtility:
+    """Accuracy on ``(val_x, val_y)`` of multinomial logistic regression (scikit-learn, L2 strength ``1/C``) fitted on
+    a subset of ``(x, y)``; a subset with one class predicts it, the empty set scores chance (``1/classes``)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    val_x: np.ndarray
+    val_y: np.ndarray
+    classes: int
+    C: float = 1.0
+
+    def __call__(self, indices: Tensor) -> float:
+        if len(indices) == 0:
+            return 1.0 / self.classes
+        idx = indices.numpy()
+        predicted = predictor(self.x[idx], self.y[idx], self.C).predict(self.val_x)
+        return float((predicted == self.val_y).mean())
+
+
+def feature_utility(posterior: Posterior, query: QueryHalf, C: float = 1.0) -> FeatureUtility:
+    """The default utility: accuracy on the query half of a logistic regression on θ̂'s last-layer inputs."""
+    layer = last_linear(posterior.model, posterior.num_classes)
+    train = features(posterior.model, layer, posterior.train)[:, :-1].cpu().numpy()
+    guard = posterior.examples(query.guard, "query")
+    val = features(posterior.model, layer, guard)[:, :-1].cpu().numpy()
+    return FeatureUtility(
+        train, posterior.train.labels.cpu().numpy(), val, guard.y.cpu().numpy(), posterior.num_classes, C
+    )
+
+
+@dataclass
+class MonteCarlo:
+    """Values averaged over permutations, with each value's standard error."""
+
+    values: Tensor
+    stderr: Tensor
+    permutations: int
+
+
+def monte_carlo(
+    n: int, permutations: int, one: Callable[[int], Tensor], converged: Callable[[list[Tensor]], bool] | None = None
+) -> MonteCarlo:
+    """Mean and standard error over permutations of ``one(k)`` (permutation k's ``[n]`` marginal contributions). Under
+    ``torchrun`` the permutations are dealt to the processes round by round and every round's rows are gathered;
+    ``converged(rows)`` may end the loop after any round."""
+    rank, size = world()
+    rows: list[Tensor] = []
+    for first in range(0, permutations, size):
+        mine = [one(first + rank)] if first + rank < permutations else []
+        if size > 1:
+            gathered: list[list[Tensor] | None] = [None] * size
+            dist.all_gather_object(gathered, mine)
+            mine = [row for part in gathered for row in (part or [])]
+        rows += mine
+        if converged is not None and converged(rows):
+            break
+    stacked = torch.stack(rows)
+    stderr = stacked.std(0) / len(rows) ** 0.5 if len(rows) > 1 else torch.full((n,), float("inf"))
+    return MonteCarlo(stacked.mean(0), stderr, len(rows))
+
+
+def tmc(
+    utility: Utility,
+    n: int,
+    permutations: int,
+    tolerance: float,
+    seed: int,
+    convergence: float = 0.05,
+    min_permutations: int = 10,
+) -> MonteCarlo:
+    """Truncated Monte Carlo Shapley: for each seeded permutation π, add examples in π's order and credit each with
+    ``U(π_{≤j}) − U(π_{<j})``; once ``|U(D) − U(π_{<j})| < tolerance · |U(D)|`` the rest of the permutation gets 0
+    (truncation). Stops after ``permutations``, or earlier once the mean absolute relative change of the values over
+    the last ``min_permutations`` permutations falls below ``convergence`` (the paper's criterion). Under
+    ``torchrun`` the permutations are dealt to the processes (round by round) and gathered."""
+    full = utility(torch.arange(n))
+
+    def one(k: int) -> Tensor:
+        order = torch.randperm(n, generator=stream(seed, f"tmc-{k}"))
+        marginal = torch.zeros(n, dtype=torch.float64)
+        previous = utility(order[:0])
+        for j in range(n):
+            if tolerance > 0 and abs(full - previous) < tolerance * abs(full):
+                break
+            current = utility(order[: j + 1])
+            marginal[order[j]] = current - previous
+            previous = current
+        return marginal
+
+    means: list[Tensor] = []
+
+    def converged(rows: list[Tensor]) -> bool:
+        means.append(torch.stack(rows).mean(0))
+        if len(means) <= min_permutations:
+            return False
+        old, new = means[-min_permutations - 1], means[-1]
+        return float(((new - old).abs() / new.abs().clamp_min(1e-12)).mean()) < convergence
+
+    return monte_carlo(n, permutations, one, converged)
+
+
+@SCORERS.register("tmc-shapley")
+def tmc_shapley(
+    posterior: Posterior,
+    query: QueryHalf,
+    *,
+    permutations: int = 200,
+    tolerance: float = 0.01,
+    convergence: float = 0.05,
+    C: float = 1.0,
+    seed: int = 0,
+) -> Tensor:
+    """``r(z) = −φ(z)``, larger = more harmful, with φ the truncated Monte Carlo Data Shapley value (Ghorbani & Zou
+    2019, Algorithm 1) of the utility ``U(S)`` = accuracy on the query half (T_q) of a logistic regression on θ̂'s
+    last-layer inputs fitted on S (:func:`feature_utility`; any :data:`Utility` works with :func:`tmc`). Cost: up to
+    ``permutations × N`` utility fits, fewer with truncation (``tolerance``) and the convergence test."""
+    check(permutations >= 1, "permutations", f"at least one permutation, got {permutations}")
+    check(tolerance >= 0, "tolerance", f"a non-negative truncation tolerance, got {tolerance}")
+    result = tmc(feature_utility(posterior, query, C), posterior.n, permutations, tolerance, seed, convergence)
+    return -result.values
+
+
+def gradient_shapley(
+    x: Tensor, y: Tensor, val_x: Tensor, val_y: Tensor, classes: int, permutations: int, lr: float, seed: int
+) -> MonteCarlo:
+    """Gradient Shapley: each permutation is one epoch of SGD with batch size 1 on softmax regression from zero
+    weights; each example is credited with the change of validation accuracy its own step made."""
+    n, d = x.shape
+    xb = torch.cat([x, torch.ones(n, 1, dtype=x.dtype)], 1)
+    vb = torch.cat([val_x, torch.ones(len(val_x), 1, dtype=x.dtype)], 1)
+
+    def accuracy(w: Tensor) -> float:
+        return float(((vb @ w).argmax(1) == val_y).double().mean())
+
+    def one(k: int) -> Tensor:
+        order = torch.randperm(n, generator=stream(seed, f"g-shapley-{k}"))
+        w = torch.zeros(d + 1, classes, dtype=x.dtype)
+        marginal = torch.zeros(n, dtype=torch.float64)
+        previous = 1.0 / classes
+        for i in order.tolist():
+            p = torch.softmax(xb[i] @ w, -1)
+            p[y[i]] -= 1.0
+            w -= lr * xb[i][:, None] * p[None, :]
+            current = accuracy(w)
+            marginal[i] = current - previous
+            previous = current
+        return marginal
+
+    return monte_carlo(n, permutations, one)
+
+
+@SCORERS.register("g-shapley")
+def g_shapley(
+    posterior: Posterior,
+    query: QueryHalf,
+    *,
+    permutations: int = 20,
+    lr: float = 0.1,
+    seed: int = 0,
+) -> Tensor:
+    """``r(z) = −φ_G(z)``, larger = more harmful, with φ_G Gradient Shapley (Ghorbani & Zou 2019 §4): the mean over
+    ``permutations`` one-epoch SGD passes (batch size 1, softmax regression on θ̂'s last-layer inputs, learning rate
+    ``lr``) of the change of accuracy on the query half that each example's own step made. Cost: ``permutations``
+    epochs of single-example steps, each followed by one evaluation on T_q."""
+    check(permutations >= 1, "permutations", f"at least one permutation, got {permutations}")
+    utility = feature_utility(posterior, query)
+    as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
+    x, val_x = as_tensor(utility.x), as_tensor(utility.val_x)
+    scale = x.std(0).clamp_min(1e-6)
+    result = gradient_shapley(
+        (x - x.mean(0)) / scale,
+        torch.as_tensor(utility.y),
+        (val_x - x.mean(0)) / scale,
+        torch.as_tensor(utility.val_y),
+        utility.classes,
+        permutations,
+        lr,
+        seed,
+    )
+    return -result.values

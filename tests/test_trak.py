@@ -1,0 +1,48 @@
+"""TRAK against its formula with dense matrices on a small logistic regression, and its projections."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import remedy
+from remedy.evaluate import detection_curve
+from remedy.identify.trak import margin
+
+
+def gradients(model: torch.nn.Module, data: remedy.Examples) -> torch.Tensor:
+    rows = []
+    for x, y in zip(data.x, data.y, strict=True):
+        value = margin(model(x[None]), y[None]).sum()
+        rows.append(torch.cat([g.reshape(-1) for g in torch.autograd.grad(value, list(model.parameters()))]))
+    return torch.stack(rows).double()
+
+
+def test_trak_with_the_identity_projection_is_the_papers_formula(problem: dict) -> None:
+    posterior, split = problem["posterior"], problem["split"]
+    scores = remedy.identify(posterior, split.query, "trak", projection="identity", damping=0.01, target="failures")
+    phi, targets = gradients(posterior.model, posterior.train), gradients(posterior.model, split.query.failures)
+    kernel = phi.T @ phi
+    kernel += 0.01 * kernel.diagonal().mean() * torch.eye(len(kernel), dtype=kernel.dtype)
+    with torch.no_grad():
+        p = torch.softmax(posterior.model(posterior.train.x).double(), -1).gather(1, posterior.train.y[:, None])[:, 0]
+    tau = (targets @ torch.linalg.solve(kernel, phi.T)) * (1 - p)  # [x, i]
+    torch.testing.assert_close(scores.values, -tau.sum(0), rtol=1e-6, atol=1e-9)
+
+
+def test_projected_trak_finds_the_planted_flips_and_agrees_with_the_identity(problem: dict) -> None:
+    posterior, split = problem["posterior"], problem["split"]
+    exact = remedy.identify(posterior, split.query, "trak", projection="identity").values
+    for kind in ("rademacher", "gaussian"):
+        projected = remedy.identify(posterior, split.query, "trak", projection=kind, dim=64).values
+        assert torch.corrcoef(torch.stack([exact, projected]))[0, 1] > 0.9
+    assert detection_curve(exact, problem["mask"]).auc > 0.8
+
+
+def test_trak_ensembles_over_models(problem: dict) -> None:
+    posterior, split = problem["posterior"], problem["split"]
+    one = remedy.identify(posterior, split.query, "trak", projection="identity").values
+    three = remedy.identify(posterior, split.query, "trak", projection="identity", models=3).values
+    assert not torch.equal(one, three) and torch.corrcoef(torch.stack([one, three]))[0, 1] > 0.5
+    with pytest.raises(remedy.RemedyError, match=r"^use: expected checkpoints"):
+        remedy.identify(posterior, split.query, "trak", use="checkpoints", models=2)
