@@ -19,11 +19,14 @@ import_all(__name__)
 DEFAULT_DELTA = 0.01
 """A treatment may cost at most this much accuracy on its guard (one point) before it backs off."""
 
+DEFAULT_TREATMENT = "finetune"
+"""The treatment every entry point uses when none is named."""
+
 
 def repair(
     posterior: Posterior,
     causes: Tensor,
-    method: str = "finetune",
+    method: str = DEFAULT_TREATMENT,
     *,
     guard: ExamplesLike,
     delta: float = DEFAULT_DELTA,
@@ -39,8 +42,9 @@ def repair(
     """
     check(isinstance(posterior, Posterior), "posterior", "a remedy.Posterior")
     check(delta >= 0, "delta", f"a non-negative accuracy margin, got {delta}")
-    treatment = TREATMENTS.get(method)
+    treatment = TREATMENTS.get(method, "method")
     TREATMENTS.check_options(method, options)
+    posterior.record.require(TREATMENTS.trait(method, "needs", ()), f"treatment {method}")
     guard = posterior.examples(guard, "guard")
     causes = posterior.causes(causes, allow_empty=True)
     start = time.perf_counter()
@@ -50,4 +54,4 @@ def repair(
     return Repair(model, method, len(causes), before, after, step, warning, time.perf_counter() - start)
 
 
-__all__ = ["DEFAULT_DELTA", "TREATMENTS", "Repair", "repair"]
+__all__ = ["DEFAULT_DELTA", "DEFAULT_TREATMENT", "TREATMENTS", "Repair", "repair"]
