@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import torch
 
-from remedy import Posterior, identify, repair, split_failures
+from remedy import Posterior, identify, repair, split_test
 from remedy.curvature import per_example_grads
 from remedy.data import load_dataset
 from remedy.evaluate import detection_curve, evaluate
@@ -41,7 +41,7 @@ def main() -> None:
     corruption = corrupt(data, DemoConfig())
     train = Examples(corruption.x, corruption.y)
     model, _ = train_model(build_model("cnn", (1, 28, 28), 10, 0), train, seed=0)
-    failures = split_failures(model, data.test, seed=0)
+    failures = split_test(model, data.test, seed=0)
     posterior = Posterior(model, train)
     mask = corruption.mask
 
@@ -57,10 +57,10 @@ def main() -> None:
             f"ewc-influence, prior λ = {lam:g}",
             identify(posterior, failures, "ewc-influence", prior_precision=lam).values,
         )
-    empirical = posterior.fisher()
-    posterior.set_fisher(true_fisher(model, train))
+    empirical = posterior.curvatures.fisher()
+    posterior.curvatures.set_fisher(true_fisher(model, train))
     report("ewc-influence with the true Fisher", identify(posterior, failures, "ewc-influence").values)
-    posterior.set_fisher(empirical)
+    posterior.curvatures.set_fisher(empirical)
     report("finetune-influence", identify(posterior, failures, "finetune-influence").values)
 
     print("\nflip direction (true → given): share with r > 0 under ewc-influence")
@@ -74,18 +74,18 @@ def main() -> None:
         for stop_on in ("loss", "error"):
             print(
                 f"  {name:13} {stop_on:5}",
-                evaluate(repair(posterior, causes, name, guard=failures.query_val, stop_on=stop_on), failures),
+                evaluate(repair(posterior, causes, name, guard=failures.query.val, stop_on=stop_on), failures),
             )
 
     print("\newc-deletion at the training learning rate, checked once per epoch: F_q validation loss per epoch")
-    training_rate = replace(posterior.config, max_epochs=5, patience=10)
+    training_rate = replace(posterior.record.config, max_epochs=5, patience=10)
     ascent = EWC(2.0 / (0.03 * posterior.n), config=training_rate)  # ewc-deletion's γ = 0.03, at the training rate
-    print("  ", [round(v, 3) for v in posterior.delete(causes, ascent, failures.query_val).log.history])
+    print("  ", [round(v, 3) for v in posterior.delete(causes, ascent, failures.query.val).log.history])
     print("\nthe same, penalty 2/(γN) weighed against the summed log-likelihood of C (= mean weighting / |C|)")
     for gamma in (0.01, 0.2):
         update = EWC(2.0 / (gamma * posterior.n) / len(causes), config=training_rate)
         print(
-            f"   γ = {gamma}:", [round(v, 3) for v in posterior.delete(causes, update, failures.query_val).log.history]
+            f"   γ = {gamma}:", [round(v, 3) for v in posterior.delete(causes, update, failures.query.val).log.history]
         )
 
 

@@ -41,7 +41,7 @@ def main() -> None:
     noisy = corrupt(data, DemoConfig())
     train = Examples(noisy.x, noisy.y).to(torch.device("cuda"))
     model, log = train_model(build_model("cnn", (1, 28, 28), 10, 0).cuda(), train, seed=0)
-    failures = remedy.split_failures(model, data.test, seed=0)
+    failures = remedy.split_test(model, data.test, seed=0)
     ekfac = InverseSettings("ekfac", "closed-form", 1e-3)
     for label, method, options in [
         ("linear influence, EK-FAC", "linear-influence", {"inverse": ekfac}),

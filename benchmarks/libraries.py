@@ -45,7 +45,7 @@ def _load(work: Path) -> tuple[torch.nn.Module, dict[str, torch.Tensor]]:
 
 
 def prepare(work: Path) -> None:
-    from remedy import Posterior, split_failures
+    from remedy import Posterior, split_test
     from remedy.curvature import InverseSettings
     from remedy.data import load_dataset
     from remedy.examples import Examples
@@ -57,8 +57,8 @@ def prepare(work: Path) -> None:
     corruption = corrupt(data, DemoConfig())
     train = Examples(corruption.x, corruption.y)
     model, log = train_model(build_model("cnn", (1, 28, 28), 10, 0), train, seed=0)
-    failures = split_failures(model, data.test, seed=0)
-    query = data.test[failures.query_index[:1]]
+    failures = split_test(model, data.test, seed=0)
+    query = data.test[failures.query.index[:1]]
     work.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, work / "model.safetensors")
     save_file({"x": train.x, "y": train.y, "qx": query.x, "qy": query.y}, work / "data.safetensors")

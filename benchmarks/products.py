@@ -20,7 +20,7 @@ from remedy.curvature import BATCH_ROWS, GaussNewton, Hessian, directional_deriv
 from remedy.data import load_dataset
 from remedy.examples import Examples
 from remedy.models import build_model, train_model
-from remedy.models.train import TrainConfig
+from remedy.models.config import TrainConfig
 from remedy.posterior import Posterior
 from remedy.task import cross_entropy
 

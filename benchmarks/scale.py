@@ -27,7 +27,7 @@ import remedy
 from remedy.data import load_dataset
 from remedy.io import save_weights
 from remedy.models import build_model
-from remedy.models.train import TrainConfig
+from remedy.models.config import TrainConfig
 from remedy.pipeline import DemoConfig, corrupt
 from remedy.seeds import stream
 

@@ -32,14 +32,14 @@ def identification(runs: int) -> None:
     noisy = corrupt(data, DemoConfig())
     train = Examples(noisy.x, noisy.y)
     model, log = train_model(build_model("cnn", (1, 28, 28), 10, 0), train, seed=0)
-    failures = remedy.split_failures(model, data.test, seed=0)
+    failures = remedy.split_test(model, data.test, seed=0)
     epoch = log.epoch_seconds
     ekfac = InverseSettings("ekfac", "closed-form", 1e-3)
     subset = InverseSettings("ekfac", "closed-form", 1e-3, examples=500)
 
     def ewc_fit() -> None:
         posterior = remedy.Posterior(model, train)
-        posterior.set_fisher(fisher)
+        posterior.curvatures.set_fisher(fisher)
         remedy.identify(posterior, failures, "ewc-influence")
 
     fisher = remedy.Posterior(model, train).fisher()
@@ -96,7 +96,7 @@ def arnoldi_agreement() -> None:
     data = load_dataset("digits")
     noisy = flip_uniform(data.train.x, data.train.y, rate=0.1, num_classes=10, seed=0)
     model, _ = remedy.train_model(LogisticRegression(64, 10), (noisy.x, noisy.y), seed=0)
-    failures = remedy.split_failures(model, data.test, seed=0)
+    failures = remedy.split_test(model, data.test, seed=0)
     posterior = remedy.Posterior(model, (noisy.x, noisy.y))
     print(
         "\n| damping | exact | " + " | ".join(f"rank {r}, {m}" for r in (20, 50, 100) for m in ("drop", "δ⁻¹")) + " |"

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from scipy.stats import spearmanr
 
-from remedy import Posterior, identify, split_failures
+from remedy import Posterior, identify, split_test
 from remedy.curvature import InverseSettings
 from remedy.data import load_dataset
 from remedy.examples import Examples
@@ -50,7 +50,7 @@ def main() -> None:
     corruption = corrupt(data, DemoConfig())
     train = Examples(corruption.x, corruption.y)
     model, log = train_model(build_model("cnn", (1, 28, 28), 10, 0), train, seed=0)
-    failures = split_failures(model, data.test, seed=0)
+    failures = split_test(model, data.test, seed=0)
     epoch = log.epoch_seconds
     print(f"one training epoch: {epoch:.3f} s; {sum(p.numel() for p in model.parameters())} parameters")
 

@@ -17,6 +17,11 @@ LEADING_KEYS = {
     "fidelity-logreg": ["correlation", "gap_terms"],
     "fidelity-mnist": ["correlation", "gap_terms"],
     "fidelity-sweep": ["correlation", "gap_terms"],
+    "causes": ["default", "scorers", "treatments"],
+    "treatment-noise": ["treatments"],
+    "treatment-tradeoff": ["sweeps"],
+    "unlearning": ["treatments", "retrain"],
+    "attribution": ["models"],
 }
 ESTIMATORS = {"cg", "lissa", "ekfac", "ewc-influence"}
 
@@ -35,6 +40,7 @@ def _run(name: str, tmp_path: Path) -> dict:
     return summary
 
 
+@pytest.mark.slow
 def test_puma_radial(tmp_path: Path) -> None:
     summary = _run("puma-radial", tmp_path)
     assert summary["puma"]["step"] > 0  # a patch was applied (step 0 keeps θ̂, and the guard trivially holds)
@@ -48,6 +54,7 @@ def test_puma_calibration(tmp_path: Path) -> None:
     assert summary["ece_after"] < summary["ece_before"]
 
 
+@pytest.mark.slow
 def test_fidelity_mnist(tmp_path: Path) -> None:
     summary = _run("fidelity-mnist", tmp_path)
     assert set(summary["correlation"]) == ESTIMATORS
@@ -58,7 +65,20 @@ def test_fidelity_mnist(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["puma-mislabel", "puma-mnist-style", "fidelity-logreg", "fidelity-sweep"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "puma-mislabel",
+        "puma-mnist-style",
+        "fidelity-logreg",
+        "fidelity-sweep",
+        "causes",
+        "treatment-noise",
+        "treatment-tradeoff",
+        "unlearning",
+        "attribution",
+    ],
+)
 def test_long_experiments(name: str, tmp_path: Path) -> None:
     summary = _run(name, tmp_path)
     if name == "puma-mislabel":
@@ -72,8 +92,15 @@ def test_long_experiments(name: str, tmp_path: Path) -> None:
         assert summary["correlation"]["exact"]["pbrf"]["spearman"] >= 0.99
     if name == "fidelity-sweep":
         assert len(summary["grid"]) == 9
+    if name == "unlearning":
+        keys = {"agreement_with_retrain", "kl_to_retrain", "mia_auc", "tow", "epochs", "accuracy"}
+        assert all(keys <= set(row) for row in summary["treatments"].values())
+        assert set(summary["retrain"]) >= {"mia_auc", "epochs", "accuracy"}
+    if name == "attribution":
+        assert set(summary["models"]) == {"logreg", "mlp"}
+        assert all({"lds", "detection_auc", "epochs"} <= set(row) for row in summary["models"]["mlp"].values())
 
 
 def test_unknown_experiment_is_one_line(capsys) -> None:
     assert main(["experiment", "nonsense", "--out", "unused"]) == 2
-    assert capsys.readouterr().err.strip().startswith("remedy: error: experiment: expected one of")
+    assert capsys.readouterr().err.strip().startswith("remedy: error: experiment: expected an experiment, one of")

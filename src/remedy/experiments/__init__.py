@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from remedy.errors import check
 from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.io import write_json
 from remedy.registry import import_all
@@ -12,13 +13,33 @@ from remedy.registry import import_all
 import_all(__name__)
 
 
-def run_experiment(name: str, out: str | Path, seed: int = 0, quick: bool = False) -> tuple[Result, Path]:
-    """Run the named experiment and write ``summary.json`` and ``report.html`` into ``out``."""
+def run_experiment(
+    name: str,
+    out: str | Path,
+    seed: int = 0,
+    quick: bool = False,
+    seeds: list[int] | None = None,
+    settings: list[str] | None = None,
+) -> tuple[Result, Path]:
+    """Run the named experiment and write ``summary.json`` and ``report.html`` into ``out``; ``seeds`` (for the
+    experiments that repeat over seeds) replaces their default range, ``settings`` (for those that run several
+    settings) their default ones."""
     from remedy.report.experiment import write_experiment_report
 
-    experiment = EXPERIMENTS.get(name)
+    experiment = EXPERIMENTS.get(name, "experiment")
+    check(seeds is None or "seeds" in EXPERIMENTS.options(name), "--seeds", f"an experiment that repeats, not {name}")
+    check(
+        settings is None or "settings" in EXPERIMENTS.options(name),
+        "--setting",
+        f"an experiment with several settings, not {name}",
+    )
+    extra = (
+        {"work": Path(out) / "work"}
+        | ({"seeds": seeds} if seeds else {})
+        | ({"settings": settings} if settings else {})
+    )
     start = time.perf_counter()
-    result = experiment(seed, quick, **EXPERIMENTS.accepted(name, {"work": Path(out) / "work"}))
+    result = experiment(seed, quick, **EXPERIMENTS.accepted(name, extra))
     result.summary["seconds"] = time.perf_counter() - start
     result.summary.setdefault("settings", {}).update(seed=seed, quick=quick, experiment=name)
     Path(out).mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,8 @@ from remedy.curvature.functional import FunctionalModel
 from remedy.examples import Examples
 from remedy.fidelity import Trainer, penalised_loss
 from remedy.models import train_model
-from remedy.models.train import TrainConfig
+from remedy.models.config import TrainConfig
+from remedy.models.record import TrainingRecord
 from remedy.posterior import Posterior
 from remedy.puma import Patch
 from remedy.seeds import seeded
@@ -46,7 +47,7 @@ def full_batch_posterior(
     uniform = torch.full((len(data),), 1.0 / len(data), dtype=f.theta.dtype)
     theta = trainer(penalised_loss(f, data, cross_entropy, uniform, weight_decay), f.theta)
     torch.nn.utils.vector_to_parameters(theta, list(model.parameters()))
-    return Posterior(model, data, weight_decay=weight_decay, init=lambda s: init(s).eval())
+    return Posterior(model, data, weight_decay=weight_decay, record=TrainingRecord(init=lambda s: init(s).eval()))
 
 
 def patch_numbers(result: Patch) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.experiments.common import accuracy, fit, patch_numbers
 from remedy.metrics import ECE, Error, reliability
 from remedy.models import MLP
-from remedy.models.train import TrainConfig
+from remedy.models.config import TrainConfig
 from remedy.posterior import Posterior
 from remedy.puma import patch, valuation
 from remedy.report import plots

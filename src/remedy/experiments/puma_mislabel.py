@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from remedy import Posterior, identify, split_failures
+from remedy import Posterior, identify, split_test
 from remedy.curvature import InverseSettings
 from remedy.data import load_dataset
 from remedy.data.corrupt import flip_uniform
@@ -32,7 +32,7 @@ def _study(name: str, seed: int, quick: bool) -> tuple[dict[str, Any], str]:
         build_model(architecture, tuple(train.x.shape[1:]), data.num_classes, seed), train, seed=seed
     )
     posterior = Posterior(model, train)
-    failures = split_failures(model, data.test, seed=seed)
+    failures = split_test(model, data.test, seed=seed)
     val = data.test[torch.randperm(len(data.test), generator=stream(seed, "validation"))[: len(data.test) // 2]]
     scores = {
         "puma (validation loss)": -valuation(posterior, Loss(val), INVERSE)[:, 0],

@@ -11,7 +11,7 @@ from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.experiments.common import accuracy, fit, patch_numbers, predict
 from remedy.metrics import Error, PerExampleLoss
 from remedy.models import MLP
-from remedy.models.train import TrainConfig
+from remedy.models.config import TrainConfig
 from remedy.posterior import Posterior
 from remedy.puma import patch
 from remedy.report import plots
