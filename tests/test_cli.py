@@ -68,7 +68,17 @@ def test_methods_by_name_and_bad_input_is_one_line(tmp_path: Path) -> None:
     unknown = subprocess.run([*run, "--identify", "magic"], capture_output=True, text=True, check=False)
     assert unknown.returncode == 2 and unknown.stderr.strip().startswith("remedy: error: --identify: expected a scorer")
     ok = subprocess.run(
-        [*run, "--identify", "finetune-influence", "--treat", "finetune", "--flip-rate", "0.2", "--treatment-seeds", "1"],
+        [
+            *run,
+            "--identify",
+            "finetune-influence",
+            "--treat",
+            "finetune",
+            "--flip-rate",
+            "0.2",
+            "--treatment-seeds",
+            "1",
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -10,7 +10,7 @@ import torch
 import remedy
 from remedy.data.split import HeldOutHalf, Split, predict
 from remedy.evaluate import accuracy
-from remedy.evaluate.scoreboard import Trial, controls, measure
+from remedy.evaluate.scoreboard import Trial, controls, measure, verdict
 from remedy.identify import identify
 from remedy.task import Task
 from remedy.workflow import Problem, Settings, prove
@@ -112,3 +112,19 @@ def test_changing_every_held_out_example_changes_no_choice(problem: dict) -> Non
     for name, model in models[0].items():
         assert all(torch.equal(v, models[1][name].state_dict()[k]) for k, v in model.state_dict().items())
     assert a["treatments"]["finetune"]["net_change"] != b["treatments"]["finetune"]["net_change"]  # T_h did change
+
+
+def test_the_headline_leads_with_a_loss_and_says_beats_only_with_an_interval_above_zero() -> None:
+    def diff(mean: float, lo: float, hi: float) -> dict:
+        return {"mean": mean, "interval": [lo, hi]}
+
+    worse, ok = verdict({"net_change": -2.0, "interval": [-3.0, -1.0]}, {"random": diff(5.0, 4.0, 6.0)})
+    assert worse.startswith("The repair made the model worse") and not ok
+    unsure, ok = verdict({"net_change": -0.5, "interval": [-2.0, 1.0]}, {"random": diff(5.0, 4.0, 6.0)})
+    assert unsure.startswith("The repair lost held-out accuracy on the mean") and not ok
+    controls = {"random": diff(1.0, 0.2, 1.8), "no-removal": diff(0.4, -0.3, 1.1), "oracle": diff(-2.0, -3.0, -1.0)}
+    text, ok = verdict({"net_change": 1.5, "interval": [0.5, 2.5]}, controls)
+    assert "it beats random by +1.00 [+0.20, +1.80]" in text and "cannot be told apart from no-removal" in text
+    assert "oracle" not in text and not ok
+    text, ok = verdict({"net_change": 1.5, "interval": [0.5, 2.5]}, {"random": diff(1.0, 0.2, 1.8)})
+    assert ok and "cannot be told apart" not in text

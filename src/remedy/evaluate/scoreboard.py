@@ -196,11 +196,18 @@ def _points(value: float) -> str:
 def verdict(main: Mapping[str, Any], differences: Mapping[str, Mapping[str, Any]]) -> tuple[str, bool]:
     """The report's headline and whether the repair beat every non-oracle control with an interval above zero.
 
-    A repair whose net change is negative is said to make the model worse, whatever its controls did."""
+    A repair whose net change is negative leads the headline as a loss, whatever its controls did: "made the model
+    worse" when its interval lies below zero, "lost … on the mean" when the interval also covers no change."""
     lo, hi = main["interval"]
     change = f"{_points(main['net_change'])} points [{_points(lo)}, {_points(hi)}]"
     if main["net_change"] < 0:
-        return f"The repair made the model worse on held-out data ({change}): do not use it.", False
+        if hi < 0:
+            return f"The repair made the model worse on held-out data ({change}): do not use it.", False
+        return (
+            f"The repair lost held-out accuracy on the mean ({change}; the interval also covers no change): "
+            "do not use it.",
+            False,
+        )
     beaten, tied, lost = [], [], []
     for name, d in differences.items():
         if name == "oracle":
