@@ -24,6 +24,7 @@ from remedy.metrics import METRICS
 from remedy.models import ARCHITECTURES
 from remedy.pipeline import DemoConfig
 from remedy.treat import DEFAULT_TREATMENT, TREATMENTS
+from remedy.workflow import Settings
 
 DEFAULTS = DemoConfig()
 
@@ -61,7 +62,9 @@ def _identify_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _repair_arguments(parser: argparse.ArgumentParser, treat_default: tuple[str, ...]) -> None:
+def _repair_arguments(
+    parser: argparse.ArgumentParser, treat_default: tuple[str, ...], peer_default: tuple[str, ...]
+) -> None:
     parser.add_argument(
         "--treat",
         action="append",
@@ -76,6 +79,13 @@ def _repair_arguments(parser: argparse.ArgumentParser, treat_default: tuple[str,
         type=int,
         default=DEFAULTS.treatment_seeds,
         help="run every treatment with this many seeds of its own (the intervals cover their noise)",
+    )
+    parser.add_argument(
+        "--peer",
+        action="append",
+        metavar="NAME[KEY=VALUE,...]",
+        help=f"repeatable: a scorer a user would pick instead; its top set is a control (default: "
+        f"{', '.join(peer_default)})",
     )
 
 
@@ -113,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     noise.add_argument("--flip", help="class pairs flipped both ways with a probability, e.g. '1-7:0.3,4-9:0.3'")
     noise.add_argument("--flip-rate", type=float, help="flip this fraction of labels uniformly to another class")
     _identify_arguments(demo)
-    _repair_arguments(demo, DEFAULTS.treat)
+    _repair_arguments(demo, DEFAULTS.treat, DEFAULTS.peers)
     demo.add_argument("--model", choices=ARCHITECTURES, help="architecture (default: cnn for images, mlp otherwise)")
     demo.add_argument("--quick", action="store_true", help="fewer images and epochs, for trying things")
     demo.add_argument("--device", default="cpu", help="cpu, or cuda to run every pass on the GPU")
@@ -126,8 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     _common(repair, None, seed=None)
     _task_arguments(repair)
     repair.add_argument("--causes", type=Path, required=True, help="a diagnosis's scores.csv (index, score)")
-    _repair_arguments(repair, (DEFAULT_TREATMENT,))
-    repair.add_argument("--peer", action="append", help="a scorer whose top set is a control (default: self-loss)")
+    _repair_arguments(repair, (DEFAULT_TREATMENT,), Settings.peers)
     report = commands.add_parser("report", help="rebuild report.html from a run folder")
     report.add_argument("folder", type=Path)
     experiment = commands.add_parser("experiment", help="run a named study; writes summary.json and report.html")
@@ -202,9 +211,10 @@ def _identify_settings(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _repair_settings(args: argparse.Namespace, default: tuple[str, ...]) -> dict[str, Any]:
+def _repair_settings(args: argparse.Namespace, default: tuple[str, ...], peers: tuple[str, ...]) -> dict[str, Any]:
     return {
         "treat": tuple(args.treat) if args.treat else default,
+        "peers": tuple(args.peer) if args.peer else peers,
         "top_fraction": args.top_fraction,
         "delta": args.delta,
         "treatment_seeds": args.treatment_seeds,
@@ -252,7 +262,7 @@ def _settings(args: argparse.Namespace) -> Any:
             quick=args.quick,
             device=args.device,
             **_identify_settings(args),
-            **_repair_settings(args, DEFAULTS.treat),
+            **_repair_settings(args, DEFAULTS.treat, DEFAULTS.peers),
         )
         config.check()
         return config
@@ -277,9 +287,8 @@ def _settings(args: argparse.Namespace) -> Any:
         run = TaskRun(
             seed=seed,
             failures=failures,
-            peers=tuple(args.peer) if args.peer else ("self-loss",),
             chunk_mb=args.memory_mb,
-            **_repair_settings(args, (DEFAULT_TREATMENT,)),
+            **_repair_settings(args, (DEFAULT_TREATMENT,), Settings.peers),
         )
     run.check()
     return run

@@ -39,8 +39,6 @@ class DemoConfig(Settings):
         device: where the model and the training data live (``cuda`` for a GPU); every pass runs there.
     """
 
-    treat: tuple[str, ...] = ("finetune", "relabel", "ewc-deletion", "retrain")
-    peers: tuple[str, ...] = ("cleanlab", "self-loss")
     dataset: str = "mnist"
     flip: str | None = None
     flip_rate: float | None = None
