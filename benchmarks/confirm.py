@@ -22,20 +22,25 @@ from remedy.pipeline import run_demo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--setting", choices=SETTINGS, required=True)
-    parser.add_argument("--seeds", required=True, help="A-B, inclusive")
+    parser.add_argument("--seeds", required=True, help="A-B, inclusive (B-A: backwards)")
     parser.add_argument("--work", type=Path, required=True, help="the causes experiment's work folder")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     first, last = (int(s) for s in args.seeds.split("-"))
-    for seed in range(first, last + 1):
+    step = 1 if last >= first else -1  # B-A runs the same seeds backwards: a second process meets the first midway
+    args.work.mkdir(parents=True, exist_ok=True)
+    for seed in range(first, last + step, step):
         path = args.work / f"{args.setting}-{seed}.json"
-        if path.is_file():
+        claim = path.with_suffix(".running")
+        if path.is_file() or claim.exists():
             continue
+        claim.touch()
         config = replace(config_for(SETTINGS[args.setting], seed, quick=False), compare=(), treat=("finetune",))
         summary = run_demo(config).summary
         summary.get("detection", {}).pop("curves", None)
         write_json(path, to_jsonable(summary))
+        claim.unlink()
         print(f"{args.setting} {seed}: {summary['headline']}", flush=True)
 
 
