@@ -129,6 +129,7 @@ def test_processes_that_hold_different_models_stop_with_one_line(tmp_path: Path)
     assert not (tmp_path / "out" / "scores.csv").exists()
 
 
+@pytest.mark.slow  # tests/test_chunks.py checks two processes' results bit for bit in the default suite
 def test_two_processes_give_the_scores_of_one(tmp_path: Path) -> None:
     torchrun = Path(sys.executable).parent / "torchrun"
     launcher = (str(torchrun), "--nproc-per-node", "2", "-m", "remedy")
