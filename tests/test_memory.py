@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = """
 import resource, sys, torch
 from torch import nn
@@ -26,6 +28,7 @@ def peak_growth_kib(n: int) -> int:
     return int(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # tests/test_streaming.py checks the same bound on a whole diagnosis in the default suite
 def test_peak_memory_does_not_grow_with_n() -> None:
     small, large = peak_growth_kib(500), peak_growth_kib(2000)
     # all 2,000 gradient rows of ~600k parameters would be ~4.8 GB; chunks of 32 MiB keep the peak flat

@@ -237,7 +237,8 @@ def _print_scoreboard(s: dict) -> None:
     chosen, net = s["count"]["chosen"], s["accuracy_before"]["net"]
     seeds = len(s["treatment_seeds"])
     print(f"treated the top {chosen} with {seeds} treatment seed(s); held-out accuracy before {100 * net:.2f} %")
-    print(f"{'':24}{'fixed':>7}{'broken':>8}{'net change, points [95 % interval]':>38}{'vs repair':>24}")
+    width = max(len(name) for name in [*s["treatments"], *(f"control: {k}" for k in s["controls"])]) + 2
+    print(f"{'':{width}}{'fixed':>7}{'broken':>8}{'net change, points [95 % interval]':>38}{'vs repair':>24}")
     rows = {**s["treatments"], **{f"control: {k}": v for k, v in s["controls"].items()}}
     for name, row in rows.items():
         lo, hi = row["interval"]
@@ -245,7 +246,7 @@ def _print_scoreboard(s: dict) -> None:
         diff = row.get("difference")
         versus = f"{diff['mean']:+.2f} [{diff['interval'][0]:+.2f}, {diff['interval'][1]:+.2f}]" if diff else ""
         same = "  (θ̂ unchanged)" if row.get("returned_original") else ""
-        print(f"{name:24}{row['fixed']:>7.0f}{row['broken']:>8.0f}{change:>38}{versus:>24}{same}")
+        print(f"{name:{width}}{row['fixed']:>7.0f}{row['broken']:>8.0f}{change:>38}{versus:>24}{same}")
     print(s["headline"])
 
 
