@@ -40,7 +40,7 @@ def build():
 """
 
 
-def test_diagnose_repair_report_on_the_worked_example(tmp_path: Path) -> None:
+def test_diagnose_repair_report_on_the_worked_example(tmp_path: Path, capsys) -> None:
     diagnosis, repaired = tmp_path / "diagnosis", tmp_path / "repair"
     assert main(["diagnose", "--task", EXAMPLE, "--out", str(diagnosis)]) == 0
     scores = pd.read_csv(diagnosis / "scores.csv")
@@ -48,6 +48,13 @@ def test_diagnose_repair_report_on_the_worked_example(tmp_path: Path) -> None:
     summary = json.loads((diagnosis / "summary.json").read_text())
     assert summary["identify"]["method"] == "puma" and summary["detection"]["auc"] > 0.6  # corrupted mask given
     args = ["repair", "--task", EXAMPLE, "--causes", str(diagnosis / "scores.csv"), "--out", str(repaired)]
+    assert main([*args, "--seed", "1"]) == 2  # another split would put the diagnosis's query half into T_h
+    assert capsys.readouterr().err.strip().startswith("remedy: error: --seed: expected the diagnosis's seed 0")
+    made = json.loads((diagnosis / "scores.json").read_text())
+    (diagnosis / "scores.json").write_text(json.dumps(made | {"train": "another training set"}))
+    assert main([*args, "--top-fraction", "0.1"]) == 2 and not repaired.exists()
+    assert "--causes: expected scores of this task's model" in capsys.readouterr().err
+    (diagnosis / "scores.json").write_text(json.dumps(made))
     assert main([*args, "--top-fraction", "0.1"]) == 0
     summary = json.loads((repaired / "summary.json").read_text())
     assert summary["settings"]["seed"] == 0 and summary["count"]["chosen"] == 90  # the diagnosis's split
