@@ -215,13 +215,16 @@ def setup(task: Task, settings: Settings, chunking: Chunking | None = None) -> P
 
 
 def score_peers(problem: Problem, settings: Settings) -> dict[str, Scores]:
-    """Every peer's (and compared scorer's) scores, each on a posterior of its own, so that its wall time includes
-    everything it needs."""
+    """Every peer's (and compared scorer's) scores, each on a posterior of its own with the run's memory budget but
+    not its cache, so that its wall time includes everything it needs."""
     task = problem.task
+    chunking = replace(problem.posterior.passes.chunking, cache_dir=None)
     peers = {}
     for spec in (*settings.peers, *settings.compare):
         name, options = settings.scorer_options(spec)
-        own = Posterior(task.model, task.train, task.loss, weight_decay=task.weight_decay, record=task.record)
+        own = Posterior(
+            task.model, task.train, task.loss, weight_decay=task.weight_decay, record=task.record, chunking=chunking
+        )
         peers[spec] = identify(own, problem.split.query, name, **options)
     return peers
 
