@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch.func import functional_call, hessian, jacrev
 
-from remedy.curvature import EmpiricalFisher, GaussNewton, Hessian, per_example_grads
+from remedy.curvature import EmpiricalFisher, GaussNewton, Hessian, InverseSettings, per_example_grads
+from remedy.curvature.ggn import _is_logits, _logit_layer
 from remedy.curvature.solvers import ihvp
 from remedy.data import load_dataset
 from remedy.errors import RemedyError
@@ -144,6 +145,40 @@ def test_stochastic_lissa_is_close_and_divergence_is_an_error(logreg) -> None:
     assert float((noisy - exact).norm() / exact.norm()) < 0.2
     with pytest.raises(RemedyError, match="lissa: diverged at step"):
         ihvp(curvature, v, 0.1, "lissa", depth=2000, scale=0.01)
+
+
+BUILDS = [
+    lambda: LogisticRegression(6, 3),
+    lambda: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(6, 3, bias=False)),
+    lambda: torch.nn.Sequential(torch.nn.Linear(6, 3), torch.nn.Tanh()),  # not logits: from the products
+]
+
+
+@pytest.mark.parametrize("build", BUILDS)
+def test_dense_ggn_of_softmax_regression_equals_the_products(build) -> None:
+    torch.manual_seed(4)
+    model = build().double()
+    data = Examples(torch.randn(300, 6, dtype=torch.float64), torch.randint(0, 3, (300,)))
+    curvature = GaussNewton(model, cross_entropy, data, 0.05)
+    columns = torch.eye(curvature.n_params, dtype=torch.float64)
+    layer = _logit_layer(model, curvature.f.names)
+    closed_form = layer is not None and _is_logits(model, layer, data)
+    assert closed_form == (build is not BUILDS[2])  # the premise: which path dense() takes
+    assert torch.allclose(curvature.dense(), curvature.matvec(columns), atol=1e-10)
+
+
+def test_direct_factorises_an_indefinite_curvature_by_eigendecomposition(mlp) -> None:
+    model, data = mlp
+    curvature = Hessian(model, cross_entropy, data, 0.0)
+    matrix = curvature.dense()
+    assert float(torch.linalg.eigvalsh(matrix).min()) < -0.01  # the premise: Cholesky of H + 0.01 I fails
+    inverse = InverseSettings("hessian", "direct", damping=0.01).build(curvature)
+    v = torch.randn(curvature.n_params, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    exact = torch.linalg.solve(matrix + 0.01 * torch.eye(curvature.n_params, dtype=torch.float64), v)
+    assert inverse.factor[0] == "eigh"
+    assert float(((inverse @ v) - exact).norm() / exact.norm()) < 1e-6
+    psd = InverseSettings("ggn", "direct", damping=0.01).build(GaussNewton(model, cross_entropy, data, 0.0))
+    assert psd.factor[0] == "cholesky"
 
 
 def test_cg_rejects_an_indefinite_curvature(mlp) -> None:
