@@ -42,6 +42,9 @@ TREATMENTS_RUN = (
 )
 """Every treatment, each asked to forget the same examples of the same model (SISA: of its own sharded model)."""
 
+ORIGINAL = "original"
+"""The row of θ̂ unchanged (nothing forgotten), measured like a treatment."""
+
 DATASETS = ("mnist", "breast-cancer")
 FORGET = ("random 10 %", "corrupted labels")
 SHARDS, SLICES = 5, 2
@@ -65,6 +68,12 @@ def measure(model: nn.Module, retrained: nn.Module, sets: dict[str, Examples], s
         "mia_svc": svc_attack(model, sets["kept"], sets["attack"], sets["forgotten"], seed),
         "tow": tug_of_war(accuracies, target),
     }
+
+
+def _same(model: nn.Module, original: nn.Module) -> bool:
+    """Whether a treatment handed back θ̂ itself (e.g. its early stopping kept step 0): nothing was forgotten."""
+    state = model.state_dict()
+    return all(torch.equal(value, state[key]) for key, value in original.state_dict().items())
 
 
 def _sets(train: Examples, forget: Tensor, split: Split) -> dict[str, Examples]:
@@ -118,12 +127,17 @@ def study(dataset: str, seed: int, quick: bool) -> dict[str, Any]:
                 "epochs": seconds / record.epoch_seconds,
             }
         }
+        # θ̂ itself: the tug of war and the attacks of doing nothing, the floor every treatment is read against
+        rows[ORIGINAL] = measure(task.model, retrained, sets, seed) | {"epochs": 0.0, "returned_original": True}
         for method in tqdm(TREATMENTS_RUN, desc=f"{dataset} {seed} {name}", disable=None, leave=False):
             owner = sisa_posterior if method == "sisa" else posterior
             start = time.perf_counter()
             model = repair(owner, forget, method, guard=split.query.guard, delta=float("inf")).model
             seconds = time.perf_counter() - start
-            rows[method] = measure(model, retrained, sets, seed) | {"epochs": seconds / record.epoch_seconds}
+            rows[method] = measure(model, retrained, sets, seed) | {
+                "epochs": seconds / record.epoch_seconds,
+                "returned_original": _same(model, owner.model),
+            }
         rows["sisa"]["retrained_fraction"] = retrained_fraction(sisa_record.shards, forget)
         out[name] = rows
     return out
@@ -156,7 +170,8 @@ def summarise(runs: list[dict[str, Any]], forget: str) -> dict[str, Any]:
                 out[key] = _mean([float(v[key]) for v in values])
         return out
 
-    treatments = {method: average([r[method] for r in rows]) for method in TREATMENTS_RUN}
+    names = [*TREATMENTS_RUN, *([ORIGINAL] if all(ORIGINAL in r for r in rows) else [])]
+    treatments = {method: average([r[method] for r in rows]) for method in names}
     return {"treatments": treatments, "retrain": average([r["retrain"] for r in rows])}
 
 
@@ -185,7 +200,8 @@ def unlearning(seed: int, quick: bool, *, work: Path | None = None, seeds: list[
             "test examples, prediction agreement and KL "
             "divergence to the retrained model on the held-out test half, two membership attacks on the forgotten "
             "examples (loss-threshold AUC against unseen test examples; the confidence SVC attack's member rate), "
-            "the tug of war and the wall time in epochs of the original training. The first case's numbers lead."
+            "the tug of war and the wall time in epochs of the original training. The row 'original' is θ̂ "
+            "unchanged: what doing nothing scores. The first case's numbers lead."
         ),
         figures=figures,
     )
