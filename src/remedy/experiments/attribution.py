@@ -134,6 +134,8 @@ def study(name: str, quick: bool, seed: int, work: Path | None) -> dict[str, Any
     path = work / f"{name}{'-quick' if quick else ''}.json" if work else None
     saved = json.loads(path.read_text()) if path is not None and path.is_file() else {}
     rows: dict[str, Any] = saved.get("scorers", {})
+    if set(scorers()) <= set(rows):
+        return saved
     n_train, n_test, count = (1000, 100, 20) if quick else (5000, 500, 100)
     train, test = mnist_10(n_train, n_test)
     start = time.perf_counter()
