@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torch.nn.functional as nnf
+from libraries import dattri_task
 from safetensors.torch import load_file
 from timing import median_seconds
 from torch.utils.data import DataLoader, TensorDataset
@@ -57,17 +57,8 @@ def _remedy(settings: InverseSettings) -> Method:
 
 def _dattri_cg(posterior: Posterior, queries: Examples) -> torch.Tensor:
     from dattri.algorithm.influence_function import IFAttributorCG
-    from dattri.task import AttributionTask
 
-    model = posterior.model
-
-    def loss_func(params: dict, data: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        x, y = data  # one example (per-example gradients under vmap) or a batch (Hessian products)
-        if x.ndim == 1:
-            x, y = x.unsqueeze(0), y.unsqueeze(0)
-        return nnf.cross_entropy(torch.func.functional_call(model, params, (x,)), y.long())
-
-    task = AttributionTask(loss_func=loss_func, model=model, checkpoints=model.state_dict())
+    task = dattri_task(posterior.model, posterior.train.x.ndim - 1)
     attributor = IFAttributorCG(task=task, max_iter=30, regularization=WD, mode="rev-fwd")
     train = TensorDataset(posterior.train.x, posterior.train.y)
     attributor.cache(DataLoader(train, batch_size=len(train)))

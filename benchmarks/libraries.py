@@ -24,12 +24,16 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as nnf
 from safetensors.torch import load_file, save_file
 from scipy.stats import spearmanr
 from torch.utils.data import DataLoader, TensorDataset
+
+if TYPE_CHECKING:
+    from dattri.task import AttributionTask
 
 DAMPING = 0.01
 WORK = Path("runs/bench/libraries")
@@ -130,18 +134,25 @@ def _pydvl(kind: str) -> Callable[[torch.nn.Module, dict], torch.Tensor]:
     return method
 
 
+def dattri_task(model: torch.nn.Module, example_ndim: int) -> AttributionTask:
+    """dattri's ``AttributionTask`` for cross-entropy on ``model``; ``example_ndim`` is one input's number of
+    dimensions, which tells one example (per-example gradients under vmap) from a batch (Hessian products)."""
+    from dattri.task import AttributionTask
+
+    def loss_func(params: dict, data: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        x, y = data
+        if x.ndim == example_ndim:
+            x, y = x.unsqueeze(0), y.unsqueeze(0)
+        return nnf.cross_entropy(torch.func.functional_call(model, params, (x,)), y.long())
+
+    return AttributionTask(loss_func=loss_func, model=model, checkpoints=model.state_dict())
+
+
 def _dattri(kind: str) -> Callable[[torch.nn.Module, dict], torch.Tensor]:
     def method(model: torch.nn.Module, t: dict[str, torch.Tensor]) -> torch.Tensor:
         from dattri.algorithm.influence_function import IFAttributorCG, IFAttributorEKFAC, IFAttributorLiSSA
-        from dattri.task import AttributionTask
 
-        def loss_func(params: dict, data: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-            x, y = data  # one example (per-example gradients under vmap) or a batch (Hessian products)
-            if x.ndim == 3:
-                x, y = x.unsqueeze(0), y.unsqueeze(0)
-            return nnf.cross_entropy(torch.func.functional_call(model, params, (x,)), y.long())
-
-        task = AttributionTask(loss_func=loss_func, model=model, checkpoints=model.state_dict())
+        task = dattri_task(model, t["x"].ndim - 1)
         if kind == "cg":
             attributor = IFAttributorCG(task=task, max_iter=10, regularization=DAMPING, mode="rev-fwd")
         elif kind == "lissa":

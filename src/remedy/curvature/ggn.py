@@ -55,8 +55,8 @@ class GaussNewton(DataCurvature):
     def dense(self, columns: int = 256) -> Tensor:
         """The explicit ``[P, P]`` GGN. For softmax regression (cross-entropy on the logits of one ``nn.Linear`` that
         holds every trainable parameter) in closed form, ``G = (1/N) Σ_i (diag(p_i) − p_i p_iᵀ) ⊗ x̃_i x̃_iᵀ + λI``
-        with ``x̃_i = [x_i, 1]``: one ``[D+1, D+1]`` Gram matrix per pair of classes, about a tenth of the cost of
-        ``P`` column products on MNIST; for every other model from the products."""
+        with ``x̃_i = [x_i, 1]``: one ``[D+1, D+1]`` Gram matrix per pair of classes (``C²/2`` Gram
+        matrices instead of ``P = C(D+1)`` column products); for every other model from the products."""
         layer = _logit_layer(self.f.model, self.f.names) if self.loss is cross_entropy else None
         if layer is None or not _is_logits(self.f.model, layer, self.data):
             return super().dense(columns)
