@@ -116,3 +116,15 @@ def test_functional_model_matches_the_module(small: dict) -> None:  # the featur
     params = {k: v for k, v in model.named_parameters()}
     logits = functional_call(model, params, (small["queries"].x,))
     torch.testing.assert_close(f[:, :-1] @ layer.weight.T.double() + layer.bias.double(), logits.detach())
+
+
+def test_self_attribution_is_the_diagonal_of_each_matrix(small: dict) -> None:
+    """``own()`` of every pairwise scorer equals ``h(z_i, z_i)``, the diagonal of its train × train matrix."""
+    model, train = small["model"], small["train"]
+    moved = {k: v + 0.05 * torch.ones_like(v) for k, v in model.state_dict().items()}
+    record = remedy.TrainingRecord(remedy.TrainConfig(lr=0.01), checkpoints=[moved, model.state_dict()])
+    posterior = remedy.Posterior(model, train, record=record)
+    for pairs in (InfluencePairs(posterior, EXACT), TracInPairs(posterior), RepresenterPairs(posterior, 0.05)):
+        own = pairs.own()
+        torch.testing.assert_close(own, pairs.harm(train, "none").diagonal())
+        assert bool((own < 0).all())  # training on z lowers z's own loss

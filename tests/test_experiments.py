@@ -99,6 +99,9 @@ def test_long_experiments(name: str, tmp_path: Path) -> None:
     if name == "attribution":
         assert set(summary["models"]) == {"logreg", "mlp"}
         assert all({"lds", "detection_auc", "epochs"} <= set(row) for row in summary["models"]["mlp"].values())
+        mlp = summary["models"]["mlp"]
+        assert all("detection_self_auc" in mlp[row] for row in ("linear-influence", "tracin", "representer", "trak"))
+        assert mlp["trak[models=10]"]["lds"] is not None
 
 
 def test_unknown_experiment_is_one_line(capsys) -> None:

@@ -7,7 +7,7 @@ import torch
 
 import remedy
 from remedy.evaluate import detection_curve
-from remedy.identify.trak import margin
+from remedy.identify.trak import margin, trak_matrix
 
 
 def gradients(model: torch.nn.Module, data: remedy.Examples) -> torch.Tensor:
@@ -46,3 +46,10 @@ def test_trak_ensembles_over_models(problem: dict) -> None:
     assert not torch.equal(one, three) and torch.corrcoef(torch.stack([one, three]))[0, 1] > 0.5
     with pytest.raises(remedy.RemedyError, match=r"^use: expected checkpoints"):
         remedy.identify(posterior, split.query, "trak", use="checkpoints", models=2)
+
+
+def test_trak_self_attribution_is_the_diagonal(problem: dict) -> None:
+    posterior = problem["posterior"]
+    own = trak_matrix(posterior, None, dim=64, models=2)
+    torch.testing.assert_close(own, trak_matrix(posterior, posterior.train, dim=64, models=2).diagonal())
+    assert detection_curve(-own, problem["mask"]).auc > 0.8  # the flipped labels attribute most to themselves

@@ -21,7 +21,7 @@ from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.experiments.common import full_batch_posterior
 from remedy.fidelity import minimise
 from remedy.identify import SCORERS, identify
-from remedy.identify.linear_influence import pairwise_influence
+from remedy.identify.linear_influence import InfluencePairs
 from remedy.identify.representer import RepresenterPairs
 from remedy.identify.tracin import TracInPairs
 from remedy.identify.trak import trak_matrix
@@ -56,6 +56,12 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "dvrl": {"iterations": 200},
 }
 """Budgets for the costly scorers in this setting (their defaults assume a few thousand examples at most)."""
+
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {"trak[models=10]": ("trak", {"models": 10})}
+"""Rows beside the registered scorers: a scorer with options (TRAK's ensemble, as the public benchmarks run it)."""
+
+PAIRWISE = ("linear-influence", "puma", "tracin", "representer", "trak")
+"""Scorers with a ``[N, Q]`` matrix, and so a self-attribution ``h(z_i, z_i)`` to detect mislabels by."""
 
 NOT_RUN = {
     "tmc-shapley": "one truncated permutation is hundreds of scikit-learn fits of 1-3 s each on 5,000 examples "
@@ -94,47 +100,67 @@ def fit(name: str, train: Examples, seed: int, record: bool = False) -> Posterio
     return Posterior(model, train, record=record_)
 
 
-def per_query(name: str, posterior: Posterior, queries: Examples, method: str, seed: int) -> Tensor:
+def per_query(name: str, posterior: Posterior, queries: Examples, method: str, seed: int, **options: Any) -> Tensor:
     """``[N, Q]`` harms of every training example to every query for the scorers that have them; ``[N]`` (the same
     ranking for every query) for the others, scored against the whole query set."""
-    if method == "linear-influence":
-        return pairwise_influence(posterior, queries, INVERSES[name])
-    if method == "puma":
-        return -valuation(posterior, PerExampleLoss(queries))
-    if method == "tracin":
-        return TracInPairs(posterior).harm(queries, "none")
-    if method == "representer":
-        return RepresenterPairs(posterior, 1e-3).harm(queries, "none")
-    if method == "trak":
-        return trak_matrix(posterior, queries, seed=seed)
-    options = SCORERS.accepted(method, {"seed": seed}) | OPTIONS.get(method, {})
+    if method in PAIRWISE:
+        return pairs(name, posterior, method, queries, seed, **options)
+    options = SCORERS.accepted(method, {"seed": seed}) | OPTIONS.get(method, {}) | options
     if "target" in SCORERS.options(method):
         options["target"] = "failures"
     return identify(posterior, QueryHalf.of(queries, guard=queries), method, **options).values
 
 
-def scorers() -> list[str]:
-    """Every registered scorer."""
-    return SCORERS.names()
+def pairs(name: str, posterior: Posterior, method: str, queries: Examples | None, seed: int, **options: Any) -> Tensor:
+    """A pairwise scorer's ``[N, Q]`` harms to ``queries``, or with ``queries=None`` its self-attributions
+    ``h(z_i, z_i)``, ``[N]``: what dattri's mislabel detection ranks by (most negative first)."""
+    if method == "trak":
+        return trak_matrix(posterior, queries, seed=seed, **options)
+    scorer = {
+        "linear-influence": lambda: InfluencePairs(posterior, INVERSES[name]),
+        "puma": lambda: InfluencePairs(posterior, DEFAULT_INVERSE),  # PUMA's valuation is EK-FAC influence
+        "tracin": lambda: TracInPairs(posterior),
+        "representer": lambda: RepresenterPairs(posterior, 1e-3),
+    }[method]()
+    if queries is None:
+        return scorer.own()
+    if method == "puma":
+        return -valuation(posterior, PerExampleLoss(queries))
+    return scorer.harm(queries, "none")
 
 
-def why_not(name: str, method: str, quick: bool) -> str | None:
-    """Why ``method`` gets no number on model ``name`` at this scale, or None."""
+def table_rows() -> dict[str, tuple[str, dict[str, Any]]]:
+    """Every registered scorer with its default options, and the :data:`VARIANTS`: row name → (scorer, options)."""
+    return {method: (method, {}) for method in SCORERS.names()} | VARIANTS
+
+
+def why_not(name: str, row: str, method: str, quick: bool) -> str | None:
+    """Why row ``row`` (scorer ``method``) gets no number on model ``name`` at this scale, or None."""
     if method in NOT_RUN and not quick:
         return NOT_RUN[method]
+    if name == "logreg" and row in VARIANTS:
+        return "an ensemble of a convex model fit to convergence from different seeds is one model repeated"
     if name == "logreg" and SCORERS.trait(method, "needs", ()):
         return "needs the recorded optimiser steps; the logistic regression is fit by full-batch L-BFGS"
     return None
 
 
+def complete(row: dict[str, Any], method: str) -> bool:
+    """Whether a saved row has every number this version measures (a pairwise scorer's self-attribution too)."""
+    return bool(row.get("not_run")) or method not in PAIRWISE or "detection_self_auc" in row
+
+
 def study(name: str, quick: bool, seed: int, work: Path | None) -> dict[str, Any]:
     """One model: every scorer's LDS against ``count`` retrainings on random halves (each query's loss measured),
-    its detection area on the same model trained with 10 % flipped labels, and its cost in epochs (for the logistic
-    regression, in whole L-BFGS fits). Each scorer's row is saved in ``work`` as it finishes; a rerun resumes."""
+    its detection areas on the same model trained with 10 % flipped labels (by its scores summed over the test set,
+    and, for pairwise scorers, by each training example's attribution to itself), and its cost in epochs (for the
+    logistic regression, in whole L-BFGS fits). Each row is saved in ``work`` as it finishes; a rerun resumes, and
+    adds what a saved row lacks."""
     path = work / f"{name}{'-quick' if quick else ''}.json" if work else None
     saved = json.loads(path.read_text()) if path is not None and path.is_file() else {}
-    rows: dict[str, Any] = saved.get("scorers", {})
-    if set(scorers()) <= set(rows):
+    done: dict[str, Any] = saved.get("scorers", {})
+    todo = {row: spec for row, spec in table_rows().items() if row not in done or not complete(done[row], spec[0])}
+    if not todo:
         return saved
     n_train, n_test, count = (1000, 100, 20) if quick else (5000, 500, 100)
     train, test = mnist_10(n_train, n_test)
@@ -146,47 +172,60 @@ def study(name: str, quick: bool, seed: int, work: Path | None) -> dict[str, Any
         return fit(name, subset, subset_seed).model
 
     subsets = work / f"{name}-subsets{'-quick' if quick else ''}" if work else None
-    datamodels = Datamodels(retrain, query_losses(test, cross_entropy), train, 0.5, count, seed, subsets)
+    datamodels: list[Datamodels] = []  # built when a row first needs an LDS
+
+    def lds(scores: Tensor) -> float:
+        if not datamodels:
+            datamodels.append(Datamodels(retrain, query_losses(test, cross_entropy), train, 0.5, count, seed, subsets))
+        return datamodels[0].lds(scores)
+
     noisy = flip_uniform(train.x, train.y, 0.1, 10, seed)
     noisy_posterior = fit(name, Examples(noisy.x, noisy.y), seed, record=True)
-    result = {"scorers": rows, "n_train": n_train, "n_test": n_test, "subsets": count, "epoch_seconds": epoch}
-    for method in tqdm(scorers(), desc=f"attribution {name}", disable=None, leave=False):
-        if method in rows:
-            continue
-        reason = why_not(name, method, quick)
+    result = {"scorers": done, "n_train": n_train, "n_test": n_test, "subsets": count, "epoch_seconds": epoch}
+    for row, (method, options) in tqdm(todo.items(), desc=f"attribution {name}", disable=None, leave=False):
+        reason = why_not(name, row, method, quick)
         if reason is not None:
-            rows[method] = {"lds": None, "detection_auc": None, "epochs": None, "not_run": reason}
+            done[row] = {"lds": None, "detection_auc": None, "epochs": None, "not_run": reason}
             continue
-        tick = time.perf_counter()
-        scores = per_query(name, posterior, test, method, seed)
-        seconds = time.perf_counter() - tick
-        noisy_scores = per_query(name, noisy_posterior, test, method, seed)
-        global_scores = noisy_scores.sum(1) if noisy_scores.ndim == 2 else noisy_scores
-        rows[method] = {
-            "lds": datamodels.lds(scores),
-            "detection_auc": detection_curve(global_scores.cpu(), noisy.mask).auc,
-            "epochs": seconds / epoch,
-            "per_query": scores.ndim == 2,
-            "constant": bool(scores.std() == 0),  # e.g. an early-stopped edit that kept θ̂: every score 0
-        }
+        if row not in done:
+            tick = time.perf_counter()
+            scores = per_query(name, posterior, test, method, seed, **options)
+            seconds = time.perf_counter() - tick
+            noisy_scores = per_query(name, noisy_posterior, test, method, seed, **options)
+            global_scores = noisy_scores.sum(1) if noisy_scores.ndim == 2 else noisy_scores
+            done[row] = {
+                "lds": lds(scores),
+                "detection_auc": detection_curve(global_scores.cpu(), noisy.mask).auc,
+                "epochs": seconds / epoch,
+                "per_query": scores.ndim == 2,
+                "constant": bool(scores.std() == 0),  # e.g. an early-stopped edit that kept θ̂: every score 0
+            }
+        if method in PAIRWISE:
+            own = pairs(name, noisy_posterior, method, None, seed, **options)
+            done[row]["detection_self_auc"] = detection_curve(-own.cpu(), noisy.mask).auc
         if path is not None:
             write_json(path, to_jsonable(result))
     return result
 
 
 def findings(name: str, rows: dict[str, Any]) -> list[str]:
-    """One line per scorer: its LDS, detection area and cost, with dattri's published figure where there is one."""
-    published = {key.split(" ")[0]: value for key, value in DATTRI.get(name, {}).items()}
+    """One line per row: its LDS, detection areas and cost, with dattri's published figures where there are some
+    (TRAK's are with 50 models)."""
+    lds = {key.split(" ")[0]: value for key, value in DATTRI.get(name, {}).items()}
+    detection = DATTRI_DETECTION_MLP if name == "mlp" else {}
     unit = "L-BFGS fits" if name == "logreg" else "epochs"
     lines = []
-    for method, row in rows.items():
+    for label, row in rows.items():
         if row.get("not_run"):
-            lines.append(f"{name}, {method}: not run ({row['not_run']})")
+            lines.append(f"{name}, {label}: not run ({row['not_run']})")
             continue
-        beside = f" (dattri {published[method]:.2f})" if method in published else ""
+        method = label.split("[")[0]
+        beside = f" (dattri {lds[method]:.2f})" if method in lds else ""
         note = "; every score 0: the edit kept θ̂" if row.get("constant") else ""
+        own = f", by self-attribution {row['detection_self_auc']:.3f}" if "detection_self_auc" in row else ""
+        own += f" (dattri {detection[method]:.2f})" if method in detection else ""
         lines.append(
-            f"{name}, {method}: LDS {row['lds']:.3f}{beside}, detection area {row['detection_auc']:.3f}, "
+            f"{name}, {label}: LDS {row['lds']:.3f}{beside}, detection area {row['detection_auc']:.3f}{own}, "
             f"{row['epochs']:.2f} {unit}{note}"
         )
     return lines
@@ -209,7 +248,9 @@ def attribution(seed: int, quick: bool, *, work: Path | None = None) -> Result:
             "L2-regularised logistic regression trained to convergence and an MLP of 0.1 M parameters. LDS: each "
             "test image's loss after retraining on 100 random halves, against the sum of each scorer's per-query "
             "scores over the half (scorers without per-query scores give one ranking for every query). Detection: "
-            "the same model trained with 10 % of the labels flipped, each scorer's ranking against the flips. "
+            "the same model trained with 10 % of the labels flipped, each scorer's ranking against the flips, by its "
+            "scores summed over the test images and, for the pairwise scorers, by each training example's attribution "
+            "to itself (dattri's protocol). trak[models=10] averages TRAK over ten MLPs trained from different seeds. "
             "dattri's published figures are in summary.json beside remedy's. Costs are in epochs of the MLP's training "
             "and in whole L-BFGS fits of the logistic regression."
         ),

@@ -43,6 +43,12 @@ class Pairwise(Protocol):
         ``Σ_j w_jg h(z_i, q_j)`` (computed without forming the ``[N, Q]`` matrix)."""
         ...
 
+    def own(self) -> Tensor:
+        """``[N]``: ``h(z_i, z_i)``, every training example's harm to its own loss (self-attribution). Training on z
+        lowers its own loss, so this is negative, and most negative for the examples the model had to bend most to
+        fit: ``−own()`` is the self-attribution score that mislabel detection ranks by (dattri's protocol)."""
+        ...
+
 
 def check_choice(pairs: Pairwise, normalize: str, aggregate: str) -> None:
     """One-line errors for an unknown or unsupported normalisation or aggregation."""

@@ -37,6 +37,10 @@ class InfluencePairs:
         solved, quadratic = inverse_gradient_norms(self.posterior, self.settings)
         return solved if normalize == "theta-relative" else quadratic.clamp_min(0).sqrt()
 
+    def own(self) -> Tensor:
+        """``−g_zᵀ (C + δI)⁻¹ g_z``: minus the self-influence (the inverse must factorise)."""
+        return -inverse_gradient_norms(self.posterior, self.settings)[1]
+
     def harm(self, queries: Examples, normalize: str, weights: Tensor | None = None) -> Tensor:
         posterior, inverse = self.posterior, self.posterior.curvatures.inverse(self.settings)
         queries = posterior.examples(queries, "queries")

@@ -92,6 +92,14 @@ class RepresenterPairs:
         self.posterior = posterior
         self.fit = posterior.memo(("representer", lam), lambda: fit_representer(posterior, lam))
 
+    def own(self) -> Tensor:
+        """``∇_Φ L(z_i)ᵀ α_i ‖f_i‖²``, with the loss gradient at the refit layer: ``−‖∇_Φ L(z_i)‖² ‖f_i‖² / (2λN)``."""
+        fit = self.fit
+        logits = (fit.train_features @ fit.weight.T).requires_grad_(True)
+        labels = self.posterior.train.labels.to(logits.device)
+        (grads,) = torch.autograd.grad(self.posterior.loss(logits, labels).sum(), logits)
+        return ((grads * fit.alpha).sum(1) * fit.train_features.square().sum(1)).cpu()
+
     def harm(self, queries: Examples, normalize: str, weights: Tensor | None = None) -> Tensor:
         posterior, fit = self.posterior, self.fit
         layer = last_linear(posterior.model, posterior.num_classes)

@@ -29,6 +29,24 @@ class TracInPairs:
         self.models: list[nn.Module] = [posterior.model_from(state) for state in states]
         self.lr = posterior.record.config.lr
 
+    def own(self) -> Tensor:
+        """``−Σ_k η ‖∇L(z; θ_k)‖²``: TracIn's self-influence (Pruthi et al. §3's mislabel detection), negated."""
+        posterior = self.posterior
+        chunk_bytes = posterior.passes.chunking.chunk_bytes
+
+        def squared_norms(chunk: Data, model: nn.Module) -> Tensor:
+            return torch.cat(
+                [g.double().square().sum(1) for _, g in per_example_grads(model, posterior.loss, chunk, chunk_bytes)]
+            )
+
+        per_model = [
+            torch.cat(
+                over_chunks(posterior.train, posterior.passes.rows, lambda c, m=m: squared_norms(c, m), "tracin self")
+            )
+            for m in self.models
+        ]
+        return -self.lr * torch.stack(per_model).sum(0).cpu()
+
     def harm(self, queries: Examples, normalize: str, weights: Tensor | None = None) -> Tensor:
         posterior, total = self.posterior, None
         queries = posterior.examples(queries, "queries")

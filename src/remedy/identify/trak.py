@@ -4,6 +4,7 @@ the projected features inverted, ensembled over models."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 from torch import Tensor, nn
@@ -71,23 +72,37 @@ def correct_probability(model: nn.Module, data: Data, batch_size: int = 1024) ->
     return torch.cat(parts)
 
 
-def attribution(
-    posterior: Posterior, model: nn.Module, targets: Examples, dim: int, kind: str, damping: float, seed: int
+def train_features(
+    posterior: Posterior, model: nn.Module, dim: int, kind: str, damping: float, seed: int
 ) -> tuple[Tensor, Tensor]:
-    """One model's ``[N, Q]`` kernel term ``φ_iᵀ (ΦᵀΦ + λI)⁻¹ φ(x_q)`` for every training example i and target x_q,
-    and its residual weights ``1 − p_i``; ``λ = damping · mean(diag ΦᵀΦ)``."""
-    rows = posterior.passes.rows
-    chunk_bytes = posterior.passes.chunking.chunk_bytes
-    phi = projected(model, posterior.train, dim, kind, seed, chunk_bytes, rows)
-    target = projected(model, targets, dim, kind, seed, chunk_bytes, rows)
+    """One model's training features ``Φ [N, k]`` and its damped kernel ``ΦᵀΦ + λI``,
+    ``λ = damping · mean(diag ΦᵀΦ)``."""
+    phi = projected(
+        model, posterior.train, dim, kind, seed, posterior.passes.chunking.chunk_bytes, posterior.passes.rows
+    )
     kernel = phi.T @ phi
     kernel += damping * kernel.diagonal().mean() * torch.eye(kernel.shape[0], dtype=kernel.dtype)
-    return phi @ torch.linalg.solve(kernel, target.T), 1.0 - correct_probability(model, posterior.train)
+    return phi, kernel
+
+
+def attribution(
+    posterior: Posterior, model: nn.Module, targets: Examples | None, dim: int, kind: str, damping: float, seed: int
+) -> tuple[Tensor, Tensor]:
+    """One model's kernel term ``φ_iᵀ (ΦᵀΦ + λI)⁻¹ φ(x_q)`` for every training example i and target x_q, ``[N, Q]``
+    (``targets=None``: each training example's own term, ``[N]``), and its residual weights ``1 − p_i``."""
+    phi, kernel = train_features(posterior, model, dim, kind, damping, seed)
+    if targets is None:
+        term = (phi * torch.linalg.solve(kernel, phi.T).T).sum(1)
+    else:
+        chunking = posterior.passes.chunking
+        target = projected(model, targets, dim, kind, seed, chunking.chunk_bytes, posterior.passes.rows)
+        term = phi @ torch.linalg.solve(kernel, target.T)
+    return term, 1.0 - correct_probability(model, posterior.train)
 
 
 def trak_matrix(
     posterior: Posterior,
-    targets: Examples,
+    targets: Examples | None,
     dim: int = 1024,
     projection: str = "rademacher",
     models: int = 1,
@@ -96,41 +111,43 @@ def trak_matrix(
     seed: int = 0,
 ) -> Tensor:
     """``[N, Q]`` harms ``−τ(x_q)_i`` (larger = z_i lowers x_q's margin more): TRAK's attribution of every target,
-    the kernel term averaged over the ensemble times the averaged residual weights (Park et al. eq. 17)."""
+    the kernel term averaged over the ensemble times the averaged residual weights (Park et al. eq. 17).
+    ``targets=None`` gives the self-attributions ``−τ(z_i)_i``, ``[N]`` (mislabel detection ranks by ``τ(z_i)_i``)."""
     check(projection in PROJECTIONS, "projection", f"one of {', '.join(PROJECTIONS)}, got {projection!r}")
     check(dim >= 1, "dim", f"a positive dimension, got {dim}")
     check(damping >= 0, "damping", f"a non-negative relative damping, got {damping}")
-    targets = posterior.examples(targets, "targets")
+    if targets is not None:
+        targets = posterior.examples(targets, "targets")
     kernel_terms, residuals = [], []
     for member in ensemble(posterior, models, use, seed):
         term, residual = attribution(posterior, member, targets, dim, projection, damping, seed)
         kernel_terms.append(term)
         residuals.append(residual)
-    return -torch.stack(kernel_terms).mean(0) * torch.stack(residuals).mean(0)[:, None]
+    weights = torch.stack(residuals).mean(0)
+    return -torch.stack(kernel_terms).mean(0) * (weights if targets is None else weights[:, None])
 
 
 def ensemble(posterior: Posterior, models: int, use: str, seed: int) -> list[nn.Module]:
     """θ̂ and ``models − 1`` more: retrained from fresh initialisations with the training record's recipe
-    (``use="retrain"``), or the record's checkpoints (``use="checkpoints"``, the last ``models`` of them)."""
+    (``use="retrain"``, without recording their steps; trained once per posterior), or the record's checkpoints
+    (``use="checkpoints"``, the last ``models`` of them)."""
     check(models >= 1, "models", f"at least one model, got {models}")
     check(use in ("retrain", "checkpoints"), "use", f"'retrain' or 'checkpoints', got {use!r}")
     if use == "checkpoints":
         states = list(posterior.record.checkpoints)[-models:]
         check(bool(states), "use", "checkpoints in the training record (train with TrainConfig(checkpoints=K))")
         return [posterior.model_from(state) for state in states]
-    extra = []
-    for m in range(1, models):
+    config = replace(posterior.record.config, record=False)
+
+    def member(m: int) -> nn.Module:
         member_seed = derive(seed, f"trak-model-{m}") % 2**31
-        trained, _ = train_model(
-            posterior.fresh_model(member_seed),
-            posterior.train,
-            posterior.loss,
-            posterior.record.config,
-            member_seed,
-            "trak model",
-        )
-        extra.append(trained)
-    return [posterior.model, *extra]
+        model = posterior.fresh_model(member_seed)
+        return train_model(model, posterior.train, posterior.loss, config, member_seed, "trak model")[0]
+
+    return [
+        posterior.model,
+        *(posterior.memo(("trak-model", seed, m), lambda m=m: member(m)) for m in range(1, models)),
+    ]
 
 
 @SCORERS.register("trak")
