@@ -3,29 +3,39 @@
 both peers (self-loss, cleanlab), without the extra scorers and treatments the full ``remedy experiment causes`` adds.
 
     python benchmarks/confirm.py --setting mnist-pairs --seeds 5-14 --work runs/confirm/work
-    remedy experiment causes --setting mnist-pairs --seeds 5-14 --out runs/confirm   # tables from the saved seeds
+    python benchmarks/confirm.py --table --work runs/confirm/work   # docs/causes.md's confirmation block, from them
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from remedy.experiments.causes import SETTINGS, config_for
+from remedy.experiments.causes_report import tables
 from remedy.io import to_jsonable, write_json
 from remedy.pipeline import run_demo
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--setting", choices=SETTINGS, required=True)
-    parser.add_argument("--seeds", required=True, help="A-B, inclusive (B-A: backwards)")
+    parser.add_argument("--setting", choices=SETTINGS)
+    parser.add_argument("--seeds", help="A-B, inclusive (B-A: backwards)")
     parser.add_argument("--work", type=Path, required=True, help="the causes experiment's work folder")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--table", action="store_true", help="print the tables of every seed saved in --work")
     args = parser.parse_args()
+    if args.table:
+        print(markdown(saved(args.work)))
+        return
+    if args.setting is None or args.seeds is None:
+        parser.error("--setting and --seeds are required to run seeds (or --table to print the saved ones)")
     torch.set_num_threads(args.threads)
     first, last = (int(s) for s in args.seeds.split("-"))
     step = 1 if last >= first else -1  # B-A runs the same seeds backwards: a second process meets the first midway
@@ -42,6 +52,68 @@ def main() -> None:
         write_json(path, to_jsonable(summary))
         claim.unlink()
         print(f"{args.setting} {seed}: {summary['headline']}", flush=True)
+
+
+def saved(work: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every finished seed in ``work``, per setting, in seed order."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for path in work.glob("*.json"):
+        match = re.fullmatch(r"(.+)-(\d+)", path.stem)
+        if match and match[1] in SETTINGS:
+            found.setdefault(match[1], []).append(json.loads(path.read_text()))
+    return {name: sorted(found[name], key=lambda s: s["seed"]) for name in SETTINGS if name in found}
+
+
+def signed(value: float, interval: list[float] | None = None) -> str:
+    return f"{value:+.2f}" + (f" [{interval[0]:+.2f}, {interval[1]:+.2f}]" if interval else "")
+
+
+def markdown(runs: dict[str, list[dict[str, Any]]]) -> str:
+    """The confirmation block of ``docs/causes.md``: net changes and paired differences over seeds (mean and 95 %
+    t-interval), every seed's own intervals, and each scorer's detection and corrupted share."""
+    table = tables(runs)["default"]
+    controls = list(next(iter(runs.values()))[0]["controls"])
+    lines = [
+        "### Net change on T_h, points: mean [95 % t-interval over seeds]",
+        "",
+        f"| setting (seeds) | default | {' | '.join(controls)} | share of the oracle | seeds beating every control |",
+        "|---" * (len(controls) + 4) + "|",
+    ]
+    for name, row in table.items():
+        cells = [signed(row["controls"][c]["mean"], row["controls"][c]["interval"]) for c in controls]
+        default = signed(row["net_change"]["mean"], row["net_change"]["interval"])
+        seeds = ", ".join(str(s) for s in row["seeds"])
+        lines.append(
+            f"| {name} ({seeds}) | **{default}** | {' | '.join(cells)} | {row['share_of_oracle']:.2f} | "
+            f"{row['seeds_beating_every_control']} of {len(row['seeds'])} |"
+        )
+    lines += ["", "### Paired differences, the default minus each control: mean [95 % t-interval over seeds]", ""]
+    lines += [f"| setting | {' | '.join(f'default − {c}' for c in controls)} |", "|---" * (len(controls) + 1) + "|"]
+    for name, row in table.items():
+        cells = [signed(row["differences"][c]["mean"], row["differences"][c]["interval"]) for c in controls]
+        lines.append(f"| {name} | {' | '.join(cells)} |")
+    lines += ["", "### Per seed: the default's net change [its interval], then each paired difference [its interval]"]
+    lines += ["", "```"]
+    for name, seeds in runs.items():
+        row = table[name]
+        counts = [s["count"]["chosen"] for s in seeds]
+        lines.append(f"{name} counts {counts} spread mean {row['spread']['mean']:.2f} n_held_out {row['n_held_out']}")
+        for s in seeds:
+            main = next(iter(s["treatments"].values()))
+            diffs = " ".join(
+                f"{c} {signed(s['controls'][c]['difference']['mean'], s['controls'][c]['difference']['interval'])}"
+                for c in controls
+            )
+            lines.append(f"  seed {s['seed']} {signed(main['net_change'], main['interval'])} | {diffs}")
+    lines += ["```", "", "### Detection and the corrupted share of each scorer's causes at the chosen count", ""]
+    lines += ["| setting | scorer | detection area | corrupted share | net change |", "|---|---|---|---|---|"]
+    for name, scorers in tables(runs)["scorers"].items():
+        for label, row in scorers.items():
+            lines.append(
+                f"| {name} | {label} | {row['detection_auc']['mean']:.3f} | {row['causes_corrupted']['mean']:.3f} | "
+                f"{signed(row['net_change']['mean'], row['net_change']['interval'])} |"
+            )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
