@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from remedy.experiments.causes import SETTINGS, config_for
-from remedy.experiments.causes_report import tables
+from remedy.experiments.causes_report import over_seeds, tables
 from remedy.io import to_jsonable, write_json
 from remedy.pipeline import run_demo
 
@@ -30,6 +30,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, required=True, help="the causes experiment's work folder")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--table", action="store_true", help="print the tables of every seed saved in --work")
+    parser.add_argument(
+        "--treat", nargs="+", default=["finetune"], help="treatments at the chosen count; the first gets the controls"
+    )
     args = parser.parse_args()
     if args.table:
         print(markdown(saved(args.work)))
@@ -46,7 +49,7 @@ def main() -> None:
         if path.is_file() or claim.exists():
             continue
         claim.touch()
-        config = replace(config_for(SETTINGS[args.setting], seed, quick=False), compare=(), treat=("finetune",))
+        config = replace(config_for(SETTINGS[args.setting], seed, quick=False), compare=(), treat=tuple(args.treat))
         summary = run_demo(config).summary
         summary.get("detection", {}).pop("curves", None)
         write_json(path, to_jsonable(summary))
@@ -66,6 +69,30 @@ def saved(work: Path) -> dict[str, list[dict[str, Any]]]:
 
 def signed(value: float, interval: list[float] | None = None) -> str:
     return f"{value:+.2f}" + (f" [{interval[0]:+.2f}, {interval[1]:+.2f}]" if interval else "")
+
+
+def treatments(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Every treatment's net change at the default's causes, and its paired difference from the default treatment
+    (the same causes and seeds), mean [95 % t-interval over seeds]; nothing when only the default ran."""
+    lines: list[str] = []
+    for name, seeds in runs.items():
+        names = list(seeds[0]["treatments"])
+        if len(names) < 2:
+            continue
+        lines += [f"### {name}: every treatment at the default's causes, points over seeds", ""]
+        lines += ["| treatment | net change | minus the default treatment | returned θ̂ |", "|---|---|---|---|"]
+        for t in names:
+            net = over_seeds([s["treatments"][t]["net_change"] for s in seeds])
+            diff = over_seeds(
+                [s["treatments"][t]["net_change"] - s["treatments"][names[0]]["net_change"] for s in seeds]
+            )
+            kept = sum(bool(s["treatments"][t].get("returned_original")) for s in seeds)
+            difference = "—" if t == names[0] else signed(diff["mean"], diff["interval"])
+            lines.append(
+                f"| {t} | {signed(net['mean'], net['interval'])} | {difference} | {kept} of {len(seeds)} seeds |"
+            )
+        lines.append("")
+    return lines
 
 
 def markdown(runs: dict[str, list[dict[str, Any]]]) -> str:
@@ -105,7 +132,9 @@ def markdown(runs: dict[str, list[dict[str, Any]]]) -> str:
                 for c in controls
             )
             lines.append(f"  seed {s['seed']} {signed(main['net_change'], main['interval'])} | {diffs}")
-    lines += ["```", "", "### Detection and the corrupted share of each scorer's causes at the chosen count", ""]
+    lines += ["```", ""]
+    lines += treatments(runs)
+    lines += ["### Detection and the corrupted share of each scorer's causes at the chosen count", ""]
     lines += ["| setting | scorer | detection area | corrupted share | net change |", "|---|---|---|---|---|"]
     for name, scorers in tables(runs)["scorers"].items():
         for label, row in scorers.items():
