@@ -33,6 +33,9 @@ def main() -> None:
     parser.add_argument(
         "--treat", nargs="+", default=["finetune"], help="treatments at the chosen count; the first gets the controls"
     )
+    parser.add_argument(
+        "--compare", nargs="+", default=[], help="further scorers, each top set treated at the chosen count (seed 0)"
+    )
     args = parser.parse_args()
     if args.table:
         print(markdown(saved(args.work)))
@@ -49,7 +52,9 @@ def main() -> None:
         if path.is_file() or claim.exists():
             continue
         claim.touch()
-        config = replace(config_for(SETTINGS[args.setting], seed, quick=False), compare=(), treat=tuple(args.treat))
+        config = replace(
+            config_for(SETTINGS[args.setting], seed, quick=False), compare=tuple(args.compare), treat=tuple(args.treat)
+        )
         summary = run_demo(config).summary
         summary.get("detection", {}).pop("curves", None)
         write_json(path, to_jsonable(summary))

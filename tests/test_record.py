@@ -80,6 +80,14 @@ def test_a_method_that_needs_the_trajectory_says_how_to_get_it(flipped_logreg: d
     assert "TrainConfig(record=True)" in str(err.value) and "\n" not in str(err.value)
 
 
+def test_the_demo_records_what_any_of_its_methods_needs() -> None:
+    from remedy.pipeline import DemoConfig
+
+    assert DemoConfig().needs() == set()
+    assert DemoConfig(compare=("sgd-influence",)).needs() == {"trajectory"}  # a compared scorer, not only the default
+    assert DemoConfig(peers=("self-loss",), treat=("finetune", "amnesiac")).needs() == {"trajectory"}
+
+
 def test_dropout_is_seeded_so_training_is_deterministic(flipped_logreg: dict) -> None:
     train = flipped_logreg["train"]
 

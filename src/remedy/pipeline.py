@@ -64,7 +64,8 @@ class DemoConfig(Settings):
 
     def needs(self) -> set[str]:
         """The parts of the training record that the chosen methods need (what training must keep)."""
-        specs = [("scorer", self.identify), *(("scorer", parse_method(p, "--peer")[0]) for p in self.peers)]
+        scorers = (*self.peers, *self.compare)
+        specs = [("scorer", self.identify), *(("scorer", parse_method(p, "--peer")[0]) for p in scorers)]
         specs += [("treatment", parse_method(t, "--treat")[0]) for t in self.treat]
         needs: set[str] = set()
         for kind, name in specs:
