@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from remedy.experiments.causes import SETTINGS, config_for
-from remedy.experiments.causes_report import over_seeds, tables
+from remedy.experiments.causes_report import tables
 from remedy.io import to_jsonable, write_json
 from remedy.pipeline import run_demo
 
@@ -77,25 +77,19 @@ def signed(value: float, interval: list[float] | None = None) -> str:
 
 
 def treatments(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
-    """Every treatment's net change at the default's causes, and its paired difference from the default treatment
-    (the same causes and seeds), mean [95 % t-interval over seeds]; nothing when only the default ran."""
+    """Every treatment's net change at the default's causes and its paired difference from the default treatment
+    (mean [95 % t-interval over seeds], from :func:`tables`); nothing when only the default ran."""
     lines: list[str] = []
-    for name, seeds in runs.items():
-        names = list(seeds[0]["treatments"])
-        if len(names) < 2:
+    for name, rows in tables(runs)["treatments"].items():
+        if len(rows) < 2:
             continue
         lines += [f"### {name}: every treatment at the default's causes, points over seeds", ""]
         lines += ["| treatment | net change | minus the default treatment | returned θ̂ |", "|---|---|---|---|"]
-        for t in names:
-            net = over_seeds([s["treatments"][t]["net_change"] for s in seeds])
-            diff = over_seeds(
-                [s["treatments"][t]["net_change"] - s["treatments"][names[0]]["net_change"] for s in seeds]
-            )
-            kept = sum(bool(s["treatments"][t].get("returned_original")) for s in seeds)
-            difference = "—" if t == names[0] else signed(diff["mean"], diff["interval"])
-            lines.append(
-                f"| {t} | {signed(net['mean'], net['interval'])} | {difference} | {kept} of {len(seeds)} seeds |"
-            )
+        for i, (t, row) in enumerate(rows.items()):
+            net, diff = row["net_change"], row["minus_default"]
+            difference = "—" if i == 0 else signed(diff["mean"], diff["interval"])
+            kept = f"{row['returned_original']} of {len(runs[name])} seeds"
+            lines.append(f"| {t} | {signed(net['mean'], net['interval'])} | {difference} | {kept} |")
         lines.append("")
     return lines
 
@@ -140,12 +134,17 @@ def markdown(runs: dict[str, list[dict[str, Any]]]) -> str:
     lines += ["```", ""]
     lines += treatments(runs)
     lines += ["### Detection and the corrupted share of each scorer's causes at the chosen count", ""]
-    lines += ["| setting | scorer | detection area | corrupted share | net change |", "|---|---|---|---|---|"]
+    lines += [
+        "| setting | scorer | detection area | corrupted share | net change | the default minus it | cost, epochs |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, scorers in tables(runs)["scorers"].items():
         for label, row in scorers.items():
+            diff = signed(row["difference"]["mean"], row["difference"]["interval"]) if "difference" in row else "—"
             lines.append(
                 f"| {name} | {label} | {row['detection_auc']['mean']:.3f} | {row['causes_corrupted']['mean']:.3f} | "
-                f"{signed(row['net_change']['mean'], row['net_change']['interval'])} |"
+                f"{signed(row['net_change']['mean'], row['net_change']['interval'])} | {diff} | "
+                f"{row['epochs']['mean']:.1f} |"
             )
     return "\n".join(lines)
 

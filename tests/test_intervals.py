@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from remedy.evaluate.intervals import change_interval, difference_interval
+from remedy.experiments.causes_report import tables
 
 
 def simulate(gen: torch.Generator, n: int, seeds: int, seed_sd: float, effect: float) -> torch.Tensor:
@@ -58,3 +59,28 @@ def test_the_paired_difference_is_the_difference_of_the_rows() -> None:
     assert diff.lo < diff.mean < diff.hi
     same = difference_interval(a, a)
     assert same.mean == 0.0 and same.test_sd == 0.0
+
+
+def test_each_treatment_over_seeds_is_paired_with_the_default_on_its_own_seed() -> None:
+    def seed(s: int, finetune: float, relabel: float, kept: bool) -> dict:
+        row = {"spread": 0.1, "seconds": 1.0}
+        return {
+            "seed": s,
+            "treatments": {
+                "finetune": row | {"net_change": finetune},
+                "relabel": row | {"net_change": relabel, "returned_original": kept},
+            },
+            "controls": {"oracle": {"net_change": 4.0, "difference": {"mean": finetune - 4.0, "interval": [-9, 9]}}},
+            "count": {"chosen": 75},
+            "split": {"held_out_half": 100},
+            "identify": {"method": "puma", "epochs": 1.0},
+            "detection": {"auc": 0.8},
+            "causes_corrupted": 0.9,
+        }
+
+    runs = {"toy": [seed(0, 1.0, 3.0, False), seed(1, 5.0, 4.0, True), seed(2, 2.0, 2.5, False)]}
+    relabel = tables(runs)["treatments"]["toy"]["relabel"]
+    assert relabel["minus_default"]["values"] == [2.0, -1.0, 0.5]  # each seed against its own default, not the means
+    assert relabel["minus_default"]["mean"] == pytest.approx(0.5)
+    assert relabel["returned_original"] == 1
+    assert tables(runs)["treatments"]["toy"]["finetune"]["minus_default"]["values"] == [0.0, 0.0, 0.0]

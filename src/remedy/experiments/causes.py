@@ -16,6 +16,8 @@ from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.experiments.causes_report import figures, tables
 from remedy.io import to_jsonable, write_json
 from remedy.pipeline import DemoConfig, run_demo
+from remedy.treat import DEFAULT_TREATMENT
+from remedy.treat.registry import TREATMENTS
 
 SELECTION_SEEDS = range(0, 5)
 """The seeds the defaults were chosen on; claims are confirmed on others (``--seeds 5-14``)."""
@@ -37,27 +39,20 @@ COMPARED = (
     "random",
 )
 """Every scorer beside the default and its peers (cleanlab, self-loss): its top set at the chosen count is treated with
-the first treatment seed, to compare scorers. TMC-Shapley runs 10 permutations (about 4 minutes on digits, one core;
-its default 200 would take hours per MNIST seed)."""
+the first treatment seed, to compare scorers. TMC-Shapley runs 10 permutations, about 3,100 training epochs per
+digits seed (``docs/causes.md``); its default 200 would be twenty times that."""
 
 PEERS = ("cleanlab", "self-loss")
 """The peers a user would pick instead, each a control with every treatment seed: the demo's (self-loss) and cleanlab,
 which costs five trainings and is therefore left out of the demo."""
 
 TREATMENTS_RUN = (
-    "finetune",
-    "relabel",
-    "ewc-deletion",
-    "newton",
-    "puma",
-    "amnesiac",
-    "unrolling",
-    "finetune-failures",
-    "finetune-failures-removed",
-    "retrain",
+    DEFAULT_TREATMENT,
+    *(n for n in TREATMENTS.names() if n != DEFAULT_TREATMENT and "shards" not in TREATMENTS.trait(n, "needs", ())),
 )
-"""Every treatment at the chosen count (the first, the default, gets the controls). ``sisa`` is not among them: it
-repairs a shard ensemble, another model than θ̂ (its comparison with retraining is ``remedy experiment unlearning``)."""
+"""Every registered treatment at the chosen count (the first, the default, gets the controls), except those that need
+a sharded model (``sisa``: it repairs a shard ensemble, another model than θ̂; its comparison with retraining is
+``remedy experiment unlearning``)."""
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ def tables(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     own net change and its paired difference from the default, the share of the oracle's gain, the worst seed, on
     how many seeds the default's own interval beat every non-oracle control), ``scorers`` (every peer's detection
     area, corrupted share of its causes, net change and time in epochs) and ``treatments`` (every treatment's net
-    change at the default's count)."""
+    change at the default's causes, that minus the default treatment's on the same seed, and on how many seeds it
+    returned θ̂ unchanged)."""
     out: dict[str, Any] = {"default": {}, "scorers": {}, "treatments": {}}
     for name, seeds in runs.items():
         treatments = _rows(seeds, "treatments")
@@ -77,6 +78,8 @@ def tables(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         out["treatments"][name] = {
             t: {
                 "net_change": over_seeds([row["net_change"] for row in rows]),
+                "minus_default": over_seeds([row["net_change"] - d for row, d in zip(rows, default, strict=True)]),
+                "returned_original": sum(bool(row.get("returned_original")) for row in rows),
                 "spread": over_seeds([row["spread"] for row in rows]),
                 "seconds": over_seeds([row["seconds"] for row in rows]),
             }
