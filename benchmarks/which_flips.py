@@ -1,5 +1,5 @@
 """Which corrupted labels does the repair need gone? The default treatment (fine-tuning on D \\ C) applied to sets
-of equal size that differ only in *which* flipped labels they hold, on the demo's problem for each seed.
+that differ in *which* flipped labels they hold, on the demo's problem for each seed.
 
 The default scorer's top 10 % of the training set is mostly flipped labels, yet its repair gains no more than a
 random 10 % while removing every flipped label gains much more (``docs/causes.md``). The sets below take that apart:
@@ -9,7 +9,8 @@ random 10 % while removing every flipped label gains much more (``docs/causes.md
   label's share of the training set; ``puma-cells``: as many causes among the examples θ̂ misfits, spread over
   the (predicted, given) label cells in proportion to each cell's size, the default scorer's top within each
   (both are what a user can do without knowing which labels are flipped);
-- ``flips-matched``: as many other flipped labels, drawn with the same (true, given) class pairs as ``puma-flips``;
+- ``flips-matched``: other flipped labels with the same (true, given) class pairs as ``puma-flips``, as many as
+  each pair has left (fewer where the scorer took nearly all of a pair);
 - ``flips-random``: as many flipped labels drawn from all of them; ``flips-rest``: every flipped label *not* in the
   top 10 %; ``flips-all``: every flipped label (the oracle); ``nothing``: nothing removed.
 
