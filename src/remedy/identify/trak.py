@@ -38,25 +38,26 @@ def _negative_margin(logits: Tensor, y: Tensor) -> Tensor:
 
 
 def projected(model: nn.Module, data: Data, dim: int, kind: str, seed: int, chunk_bytes: int, rows: int) -> Tensor:
-    """``Φ [n, k]``: each example's gradient of the margin, ``∇_θ f(z)``, times the random projection ``P [p, k]``
-    (``±1/√k`` entries for ``rademacher``, ``N(0, 1/k)`` for ``gaussian``; the identity keeps all p coordinates).
-    Gradients are computed in chunks of ``rows`` examples; ``P`` is generated block by block from
-    ``stream(seed, …)``, never held whole."""
+    """``Φ [n, k]`` (float64): each example's gradient of the margin, ``∇_θ f(z)``, times the random projection
+    ``P [p, k]`` (``±1/√k`` entries for ``rademacher``, ``N(0, 1/k)`` for ``gaussian``; the identity keeps all p
+    coordinates). Gradients are computed in chunks of ``rows`` examples and projected in the model's precision
+    (float32 products over at most :data:`BLOCK` terms, summed block by block); ``P`` is generated block by block
+    from ``stream(seed, …)``, never held whole."""
 
     def features(chunk: Data) -> Tensor:
-        grads = -torch.cat([g for _, g in per_example_grads(model, _negative_margin, chunk, chunk_bytes)]).double()
+        grads = -torch.cat([g for _, g in per_example_grads(model, _negative_margin, chunk, chunk_bytes)])
         if kind == "identity":
-            return grads
-        out = torch.zeros(len(grads), dim, dtype=torch.float64, device=grads.device)
+            return grads.double()
+        out = torch.zeros(len(grads), dim, dtype=grads.dtype, device=grads.device)
         for start in range(0, grads.shape[1], BLOCK):
             width = min(BLOCK, grads.shape[1] - start)
             gen = stream(seed, f"trak-projection-{start}")
             if kind == "rademacher":
-                block = (torch.randint(0, 2, (width, dim), generator=gen) * 2 - 1).double()
+                block = torch.randint(0, 2, (width, dim), generator=gen, dtype=torch.int8).to(grads.dtype) * 2 - 1
             else:
-                block = torch.randn(width, dim, generator=gen, dtype=torch.float64)
+                block = torch.randn(width, dim, generator=gen, dtype=grads.dtype)
             out += grads[:, start : start + width] @ block.to(grads.device)
-        return out / math.sqrt(dim)
+        return out.double() / math.sqrt(dim)
 
     return torch.cat(over_chunks(data, rows, features, "trak")).cpu()
 
