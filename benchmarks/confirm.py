@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,11 @@ def signed(value: float, interval: list[float] | None = None) -> str:
     return f"{value:+.2f}" + (f" [{interval[0]:+.2f}, {interval[1]:+.2f}]" if interval else "")
 
 
+def cost(epochs: list[float]) -> str:
+    """A scorer's cost over seeds (one scoring run on each seed's model, in that run's training epochs)."""
+    return f"{statistics.median(epochs):.1f} [{min(epochs):.1f}, {max(epochs):.1f}]"
+
+
 def treatments(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
     """Every treatment's net change at the default's causes and its paired difference from the default treatment
     (mean [95 % t-interval over seeds], from :func:`tables`); nothing when only the default ran."""
@@ -135,7 +141,9 @@ def markdown(runs: dict[str, list[dict[str, Any]]]) -> str:
     lines += treatments(runs)
     lines += ["### Detection and the corrupted share of each scorer's causes at the chosen count", ""]
     lines += [
-        "| setting | scorer | detection area | corrupted share | net change | the default minus it | cost, epochs |",
+        "| setting | scorer | detection area | corrupted share | net change | the default minus it | "
+        "cost, epochs: median "
+        "[min, max] over seeds |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, scorers in tables(runs)["scorers"].items():
@@ -144,7 +152,7 @@ def markdown(runs: dict[str, list[dict[str, Any]]]) -> str:
             lines.append(
                 f"| {name} | {label} | {row['detection_auc']['mean']:.3f} | {row['causes_corrupted']['mean']:.3f} | "
                 f"{signed(row['net_change']['mean'], row['net_change']['interval'])} | {diff} | "
-                f"{row['epochs']['mean']:.1f} |"
+                f"{cost(row['epochs']['values'])} |"
             )
     return "\n".join(lines)
 

@@ -174,6 +174,8 @@ def table(work: Path) -> None:
     print("|---|---|---|---|---|---|---|")
     for problem in ("trak", "tmc"):
         names = [n for n, (p, _) in METHODS.items() if p == problem and (work / f"{n}.json").is_file()]
+        if not names:
+            continue
         scores = {n: load_file(work / f"{n}.safetensors")["scores"] for n in names}
         first = scores[names[0]]
         for name, values in scores.items():
