@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from confirm import signed
 from torch import Tensor
 
 from remedy.data.split import predict
@@ -168,14 +169,10 @@ def table(work: Path, setting: str) -> str:
         seeds = ", ".join(str(r["seed"]) for r in runs if name in r["sets"])
         lines.append(
             f"| {name} | {seeds} | {sum(row['n'] for row in rows) / len(rows):.0f} | "
-            f"{sum(row['n_flips'] for row in rows) / len(rows):.0f} | {fit} | {_signed(net)} | {_signed(diff)} |"
+            f"{sum(row['n_flips'] for row in rows) / len(rows):.0f} | {fit} | {signed(net['mean'], net['interval'])} | "
+            f"{signed(diff['mean'], diff['interval'])} |"
         )
     return "\n".join(lines)
-
-
-def _signed(summary: dict[str, Any]) -> str:
-    lo, hi = summary["interval"]
-    return f"{summary['mean']:+.2f} [{lo:+.2f}, {hi:+.2f}]"
 
 
 def main() -> None:

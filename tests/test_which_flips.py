@@ -3,11 +3,14 @@ says it does."""
 
 import collections
 import importlib.util
+import sys
 from pathlib import Path
 
 import torch
 
-spec = importlib.util.spec_from_file_location("which_flips", Path(__file__).parents[1] / "benchmarks/which_flips.py")
+BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+sys.path.append(str(BENCHMARKS))  # as when the script runs: it imports its sibling confirm.py
+spec = importlib.util.spec_from_file_location("which_flips", BENCHMARKS / "which_flips.py")
 assert spec is not None and spec.loader is not None
 which_flips = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(which_flips)
