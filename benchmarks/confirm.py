@@ -4,6 +4,9 @@ both peers (self-loss, cleanlab), without the extra scorers and treatments the f
 
     python benchmarks/confirm.py --setting mnist-pairs --seeds 5-14 --work runs/confirm/work
     python benchmarks/confirm.py --table --work runs/confirm/work   # docs/causes.md's confirmation block, from them
+
+``--compare`` treats further scorers' top sets at the default's count; ``--identify`` runs a candidate scorer as the
+pipeline's own (its count chosen on T_q by its order), with the same controls.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ def main() -> None:
     parser.add_argument(
         "--treat", nargs="+", default=["finetune"], help="treatments at the chosen count; the first gets the controls"
     )
+    parser.add_argument("--identify", help="the pipeline's scorer instead of the default (a candidate's own pipeline)")
     parser.add_argument(
         "--compare", nargs="+", default=[], help="further scorers, each top set treated at the chosen count (seed 0)"
     )
@@ -56,6 +60,8 @@ def main() -> None:
         config = replace(
             config_for(SETTINGS[args.setting], seed, quick=False), compare=tuple(args.compare), treat=tuple(args.treat)
         )
+        if args.identify:
+            config = replace(config, identify=args.identify)
         summary = run_demo(config).summary
         summary.get("detection", {}).pop("curves", None)
         write_json(path, to_jsonable(summary))
