@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from remedy.experiments.causes import SETTINGS, config_for
-from remedy.experiments.causes_report import tables
+from remedy.experiments.causes_report import over_seeds, tables
 from remedy.io import to_jsonable, write_json
 from remedy.pipeline import run_demo
 
@@ -106,6 +106,43 @@ def treatments(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
     return lines
 
 
+def compared(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Every ``--compare`` scorer's set (treated at the default's count) minus the default's and each control's net
+    change on the same seed, mean [95 % t-interval over seeds], its share of the oracle's gain, and per seed its count,
+    corrupted share and difference from the default; nothing when no scorer was compared."""
+    lines: list[str] = []
+    for name, seeds in runs.items():
+        controls = list(seeds[0]["controls"])
+        for scorer in seeds[0]["scorers"]:
+            net = [s["scorers"][scorer]["net_change"] for s in seeds]
+            default = [next(iter(s["treatments"].values()))["net_change"] for s in seeds]
+            rows = {"default": default} | {c: [s["controls"][c]["net_change"] for s in seeds] for c in controls}
+            cells = []
+            for other in rows.values():
+                diff = over_seeds([n - o for n, o in zip(net, other, strict=True)])
+                cells.append(signed(diff["mean"], diff["interval"]))
+            share = over_seeds([n / o for n, o in zip(net, rows["oracle"], strict=True)])
+            lines += [f"### {name}: {scorer}'s set minus each row on the same seed, mean [95 % t-interval over seeds]"]
+            lines += ["", f"| net change | {' | '.join(f'minus {r}' for r in rows)} | share of the oracle |"]
+            lines += ["|---" * (len(rows) + 2) + "|"]
+            own = over_seeds(net)
+            lines += [
+                f"| {signed(own['mean'], own['interval'])} | {' | '.join(cells)} | "
+                f"{share['mean']:.2f} [{share['interval'][0]:.2f}, {share['interval'][1]:.2f}] |",
+                "",
+                "```",
+            ]
+            for s, d in zip(seeds, default, strict=True):
+                mine = s["scorers"][scorer]
+                lines.append(
+                    f"  seed {s['seed']} count {s['count']['chosen']} corrupted {mine['causes_corrupted']:.2f} "
+                    f"(default's {s['causes_corrupted']:.2f}) minus default {mine['net_change'] - d:+.2f}, "
+                    f"minus no-removal {mine['net_change'] - s['controls']['no-removal']['net_change']:+.2f}"
+                )
+            lines += ["```", ""]
+    return lines
+
+
 def markdown(runs: dict[str, list[dict[str, Any]]]) -> str:
     """The confirmation block of ``docs/causes.md``: net changes and paired differences over seeds (mean and 95 %
     t-interval), every seed's own intervals, and each scorer's detection and corrupted share."""
@@ -145,6 +182,7 @@ def markdown(runs: dict[str, list[dict[str, Any]]]) -> str:
             lines.append(f"  seed {s['seed']} {signed(main['net_change'], main['interval'])} | {diffs}")
     lines += ["```", ""]
     lines += treatments(runs)
+    lines += compared(runs)
     lines += ["### Detection and the corrupted share of each scorer's causes at the chosen count", ""]
     lines += [
         "| setting | scorer | detection area | corrupted share | net change | the default minus it | "
