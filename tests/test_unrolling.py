@@ -16,7 +16,7 @@ from remedy.treat.unrolling import unrolled_contribution
 @pytest.fixture(scope="module")
 def sgd_run(flipped_logreg: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
     config = remedy.TrainConfig(
-        optimizer="sgd", lr=0.05, batch_size=64, max_epochs=1, early_stopping=False, record=True
+        optimizer="sgd", lr=0.02, batch_size=64, max_epochs=1, early_stopping=False, record=True
     )
     with torch.random.fork_rng():
         torch.manual_seed(0)

@@ -51,8 +51,9 @@ def sgd_influence(posterior: Posterior, query: QueryHalf, *, target: str = "guar
     ``u_t = (I − η_t H_{B_t}(θ_t)) u_{t+1}``
 
     with ``H_{B_t}`` the Hessian of step t's mean mini-batch objective (Hara et al. 2019, Algorithm 1: exact to first
-    order for plain SGD). For Adam each step is read as preconditioned SGD, ``η_t = lr / (√v̂_t + ε)`` with the
-    second moment replayed from the record; the first moment, which spreads a step's gradient over later steps, and
+    order for plain SGD). When θ̂ averages the iterates after S steps, each of them receives ``∇M / S`` instead.
+    For Adam each step is read as preconditioned SGD, ``η_t = lr / (√v̂_t + ε)`` with the second moment replayed
+    from the record; the first moment, which spreads a step's gradient over later steps, and
     the example's own effect on ``v`` are left out. Cost: one per-example gradient pass and one Hessian-vector product
     per step of the run (about three trainings; Adam's replay one more).
     """
@@ -60,11 +61,13 @@ def sgd_influence(posterior: Posterior, query: QueryHalf, *, target: str = "guar
     trajectory = posterior.record.trajectory
     assert trajectory is not None  # required by the registry trait
     f = FunctionalModel(posterior.model)
-    final = trajectory.final().to(f.theta)
+    final = trajectory.theta_hat().to(f.theta)
     check(torch.allclose(final, f.theta, atol=1e-6), "record", "a trajectory that ends at the posterior's model")
     targets = posterior.examples(query.failures if target == "failures" else query.guard, "query")
     objective = training_objective(posterior.loss, posterior.record.config)
-    u = grad(lambda t: posterior.loss(f(t, targets.x), targets.y).mean())(f.theta).double()
+    top = grad(lambda t: posterior.loss(f(t, targets.x), targets.y).mean())(f.theta).double()
+    averaged = set(trajectory.averaged or ())
+    u = torch.zeros_like(top) if averaged else top  # θ̂ = mean of the averaged iterates: each gets ∇M / S
     scales = _preconditioners(posterior, f)
     change = torch.zeros(posterior.n, dtype=torch.float64)
 
@@ -75,6 +78,8 @@ def sgd_influence(posterior: Posterior, query: QueryHalf, *, target: str = "guar
     for step in tqdm(
         trajectory.iterate(reverse=True), total=trajectory.steps, desc="sgd-influence", disable=None, leave=False
     ):
+        if step.index + 1 in averaged:
+            u = u + top / len(averaged)
         part = posterior.train.take(step.batch).to(posterior.device)
         theta = step.before.to(f.theta)
         scale = torch.full_like(u, step.lr) if scales is None else scales[step.index].to(u)

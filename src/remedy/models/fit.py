@@ -143,6 +143,7 @@ def fit(
     snapshot_every = max(1, steps_per_epoch // SNAPSHOTS_PER_EPOCH)
     average, average_from = _Average(), total - round(config.average * total)
     checks, step, stop = 0, 0, False
+    averaged: list[int] = []  # the steps after which the iterate joined the average
     trail: list[tuple[int, dict[str, Tensor]]] = []  # (check, state) every `stride` checks, thinned as it grows
     stride = 1
     bar = tqdm(total=total, desc=desc, disable=None, leave=False)
@@ -162,30 +163,34 @@ def fit(
                 bar.update()
                 if config.average and step > average_from and (step - average_from) % snapshot_every == 0:
                     average.add(model)
-                if not stopping or (step % check_every and step % steps_per_epoch):
+                    averaged.append(step)
+                if step % check_every and step % steps_per_epoch:
                     continue
                 model.eval()
                 checks += 1
-                value = criterion(model)
-                history.append(value)
-                if value < best:
-                    best, best_check, best_step = value, checks, step
-                    best_state = copy.deepcopy(model.state_dict())
+                if stopping:
+                    value = criterion(model)
+                    history.append(value)
+                    if value < best:
+                        best, best_check, best_step = value, checks, step
+                        best_state = copy.deepcopy(model.state_dict())
                 if config.checkpoints and checks % stride == 0:
                     trail.append((checks, _cpu_state(model)))
                     if len(trail) >= 2 * config.checkpoints:
                         stride *= 2
                         trail = [(c, state) for c, state in trail if c % stride == 0]
-                bar.set_postfix(val=f"{value:.4f}", best=best_check)
-                if checks - best_check >= patience:
-                    stop = True
-                    break
+                if stopping:
+                    bar.set_postfix(val=f"{value:.4f}", best=best_check)
+                    if checks - best_check >= patience:
+                        stop = True
+                        break
             if stop:
                 break
     bar.close()
     if not stopping:
-        best_step = step
-    trajectory = writer.finish(torch.cat([p.detach().reshape(-1) for p in parameters]), best_step) if writer else None
+        best_step, best_check = step, checks + 1  # every checkpoint of a fixed schedule leads to what it returns
+    last = torch.cat([p.detach().reshape(-1) for p in parameters])
+    trajectory = writer.finish(last, best_step, averaged if average.state is not None else None) if writer else None
     if stopping:
         model.load_state_dict(best_state)
     elif average.state is not None:

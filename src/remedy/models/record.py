@@ -81,6 +81,8 @@ class Trajectory:
         self.n_params: int = int(self.meta["n_params"])
         self.n_train: int = int(self.meta["n_train"])
         self.optimizer: dict[str, Any] = dict(self.meta["optimizer"])
+        self.averaged: list[int] | None = self.meta.get("averaged")
+        """θ̂ is the mean of the iterates after these step counts (weight averaging); ``None``: the last iterate."""
 
     def __len__(self) -> int:
         return self.steps
@@ -96,10 +98,21 @@ class Trajectory:
         return load_file(str(self.folder / f"steps-{k:06d}.safetensors"))
 
     def final(self) -> Tensor:
-        """θ̂'s flat parameters: after the last step that counts."""
+        """The flat parameters after the last step that counts (θ̂ itself unless the run averaged its iterates)."""
         if self.steps == 0:
             return self.initial()
         return self[self.steps - 1].after
+
+    def theta_hat(self) -> Tensor:
+        """θ̂'s flat parameters: the last counted iterate, or the mean of the averaged ones (float64)."""
+        if not self.averaged:
+            return self.final().double()
+        wanted = set(self.averaged)
+        total = torch.zeros(self.n_params, dtype=torch.float64)
+        for step in self.iterate(min(wanted) - 1):
+            if step.index + 1 in wanted:
+                total += step.after.double()
+        return total / len(wanted)
 
     def initial(self) -> Tensor:
         """The flat parameters before the first step."""
@@ -192,9 +205,10 @@ class TrajectoryWriter:
         atomic_write(path, lambda tmp: save_file(tensors, str(tmp)))
         self._params, self._batches, self._lrs = [], [], []
 
-    def finish(self, after_last: Tensor, steps: int) -> Trajectory:
+    def finish(self, after_last: Tensor, steps: int, averaged: Sequence[int] | None = None) -> Trajectory:
         """Write the parameters after the last recorded step and the metadata; ``steps`` of the recorded steps lead
-        to θ̂ (the rest were undone by early stopping)."""
+        to θ̂ (the rest were undone by early stopping); ``averaged``: θ̂ is the mean of the iterates after these
+        step counts (weight averaging), not the last one."""
         self._flush()
         final = {"params": after_last.detach().to("cpu", torch.float32, copy=True)}
         atomic_write(self.folder / "final.safetensors", lambda tmp: save_file(final, str(tmp)))
@@ -204,6 +218,7 @@ class TrajectoryWriter:
             "n_params": int(after_last.numel()),
             "n_train": self.n_train,
             "optimizer": self.optimizer,
+            "averaged": list(averaged) if averaged else None,
         }
         write_json(self.folder / "meta.json", meta)
         return Trajectory(self.folder)

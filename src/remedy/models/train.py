@@ -62,7 +62,8 @@ def train_model(
     desc: str = "train",
     record_dir: str | Path | None = None,
 ) -> tuple[nn.Module, TrainingRecord]:
-    """Train a copy of ``model`` on ``train`` (a random ``config.val_fraction`` held out for early stopping).
+    """Train a copy of ``model`` on ``train`` (a random ``config.val_fraction`` held out for early stopping; a fixed
+    schedule, ``config.early_stopping=False``, has nothing to stop and fits every example).
 
     The input model is not modified; the trained copy is returned in eval mode with the :class:`TrainingRecord`
     of the run: the recipe, the checkpoints and, with ``config.record``, every step in ``record_dir`` (a temporary
@@ -77,7 +78,10 @@ def train_model(
         return _sharded(model, train, loss, config, seed, record_dir)
     model = copy.deepcopy(model)
     device = next(model.parameters()).device
-    fit_index, val_index = validation_split(len(train), config.val_fraction, seed)
+    if config.early_stopping:
+        fit_index, val_index = validation_split(len(train), config.val_fraction, seed)
+    else:
+        fit_index, val_index = torch.arange(len(train)), torch.zeros(0, dtype=torch.long)
     fit_part, val_part = train.subset(fit_index), train.subset(val_index)
     if isinstance(train, Examples):
         fit_part, val_part = fit_part.to(device), val_part.to(device)
