@@ -10,7 +10,7 @@ import torch
 import remedy
 from remedy.data.split import HeldOutHalf, Split, predict
 from remedy.evaluate import accuracy
-from remedy.evaluate.scoreboard import Trial, controls, measure, verdict
+from remedy.evaluate.scoreboard import Trial, choose_count, controls, measure, removal_value, verdict
 from remedy.identify import identify
 from remedy.task import Task
 from remedy.workflow import Problem, Settings, prove
@@ -112,6 +112,59 @@ def test_changing_every_held_out_example_changes_no_choice(problem: dict) -> Non
     for name, model in models[0].items():
         assert all(torch.equal(v, models[1][name].state_dict()[k]) for k, v in model.state_dict().items())
     assert a["treatments"]["finetune"]["net_change"] != b["treatments"]["finetune"]["net_change"]  # T_h did change
+
+
+def test_the_removal_value_is_the_repair_minus_nothing_removed_beside_the_oracles(problem: dict) -> None:
+    posterior, split = problem["posterior"], problem["split"]
+    trial = Trial(posterior, split.query.guard, "finetune", {}, 0.01, (0, 1))
+    flips = torch.nonzero(problem["mask"]).flatten()
+    repair_row = measure(posterior, trial.all(flips[: len(flips) // 2]), split)
+    nothing = measure(posterior, trial.all(torch.zeros(0, dtype=torch.long)), split)
+    oracle = measure(posterior, trial.all(flips), split)
+    found = removal_value(repair_row, nothing, oracle)
+    assert found["value"] == pytest.approx(repair_row.row["net_change"] - nothing.row["net_change"])
+    assert found["oracle_value"] == pytest.approx(oracle.row["net_change"] - nothing.row["net_change"])
+    assert found["interval"][0] < found["value"] < found["interval"][1]
+    if found["oracle_value"] > 0:
+        assert found["share"] == pytest.approx(found["value"] / found["oracle_value"])
+    assert removal_value(nothing, nothing)["value"] == 0.0 and "share" not in removal_value(nothing, nothing)
+
+
+def test_the_count_curve_gives_each_candidate_an_interval_and_says_which_the_guard_tells_apart(problem: dict) -> None:
+    posterior, split = problem["posterior"], problem["split"]
+    trial = Trial(posterior, split.query.guard, "finetune", {}, 0.01, (0,))
+    ranking = torch.argsort(problem["mask"].double(), descending=True, stable=True)
+    chosen, curve = choose_count(trial, ranking, [5, 30, 200])
+    guard = split.query.guard
+    before = (predict(posterior.model, guard.x) == guard.y).double().mean()
+    for point in curve:
+        after = (predict(trial(ranking[: point["count"]]).model, guard.x) == guard.y).double().mean()
+        assert point["change"] == pytest.approx(100 * float(after - before))
+        assert point["interval"][0] <= point["change"] <= point["interval"][1]
+        assert (point["told_apart"] is None) == (point["count"] == chosen)
+        if point["told_apart"] is not None:
+            lo, hi = point["minus_chosen"]["interval"]
+            assert point["told_apart"] == (lo > 0 or hi < 0)
+    assert max(curve, key=lambda p: (p["guard"], -p["count"]))["count"] == chosen
+
+
+def test_the_headline_leads_with_the_removal_value_or_says_it_added_nothing() -> None:
+    def diff(mean: float, lo: float, hi: float) -> dict:
+        return {"mean": mean, "interval": [lo, hi]}
+
+    main = {"net_change": 2.0, "interval": [1.0, 3.0], "n_causes": 300}
+    added = {"value": 1.2, "interval": [0.4, 2.0], "oracle_value": 1.5, "share": 0.8}
+    text, _ = verdict(main, {"no-removal": diff(1.2, 0.4, 2.0)}, added, "finetune")
+    assert text.startswith("Removing the 300 causes added +1.20 points [+0.40, +2.00] beyond the same finetune")
+    assert "0.80 of what removing every corrupted label adds" in text
+    nothing = {"value": 0.1, "interval": [-0.3, 0.5], "oracle_value": None, "share": None}
+    text, _ = verdict(main, {"no-removal": diff(0.1, -0.3, 0.5)}, nothing, "finetune")
+    assert text.startswith("Removing the 300 causes added nothing that can be told apart from the same finetune")
+    cost = {"value": -0.8, "interval": [-1.2, -0.4]}
+    text, _ = verdict(main, {"no-removal": diff(-0.8, -1.2, -0.4)}, cost, "finetune")
+    assert text.startswith("Removing the 300 causes cost -0.80 points")
+    worse, ok = verdict({**main, "net_change": -2.0, "interval": [-3.0, -1.0]}, {}, added, "finetune")
+    assert worse.startswith("The repair made the model worse") and "Removing the 300 causes added" in worse and not ok
 
 
 def test_the_headline_leads_with_a_loss_and_says_beats_only_with_an_interval_above_zero() -> None:

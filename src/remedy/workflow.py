@@ -28,6 +28,7 @@ from remedy.curvature import InverseSettings
 from remedy.data.split import QueryHalf, Split, parse_modes, split_test
 from remedy.errors import check
 from remedy.evaluate import detection_curve, evaluate
+from remedy.evaluate.directions import directed
 from remedy.evaluate.scoreboard import (
     Trial,
     choose_count,
@@ -36,6 +37,7 @@ from remedy.evaluate.scoreboard import (
     held_out_curve,
     measure,
     random_ranking,
+    removal_value,
     verdict,
 )
 from remedy.examples import as_examples
@@ -43,6 +45,7 @@ from remedy.identify import DEFAULT_SCORER, SCORERS, Scores, identify
 from remedy.io import atomic_write, save_weights, to_jsonable, write_json
 from remedy.methods import parse_method
 from remedy.metrics import METRICS
+from remedy.models.crossval import probabilities
 from remedy.models.record import TrainingRecord
 from remedy.passes import Chunking
 from remedy.posterior import Posterior
@@ -94,7 +97,7 @@ class Settings:
     metric: str = "loss"
     treat: tuple[str, ...] = (DEFAULT_TREATMENT,)
     top_fraction: float | None = None
-    count_fractions: tuple[float, ...] = (0.025, 0.05, 0.1)
+    count_fractions: tuple[float, ...] = (0.05, 0.1, 0.2)
     peers: tuple[str, ...] = ("self-loss",)
     compare: tuple[str, ...] = ()
     random_draws: int = 3
@@ -300,7 +303,14 @@ def describe(problem: Problem, scores: Scores, mode_causes: Mapping[str, list[in
         return entry
 
     return {
-        "identify": {"method": scores.method, "seconds": scores.seconds, "options": scores.options},
+        "identify": {
+            "method": scores.method,
+            "seconds": scores.seconds,
+            "options": scores.options,
+            "sign": "larger = more harmful",
+            **({"estimated_count": scores.count} if scores.count is not None else {}),
+            **({"details": scores.details} if scores.details else {}),
+        },
         "n_train": posterior.n,
         "split": {
             "query_half": len(split.query.guard),
@@ -313,6 +323,20 @@ def describe(problem: Problem, scores: Scores, mode_causes: Mapping[str, list[in
         "top_causes": [row(int(i)) for i in scores.ranking()[:TOP]],
         "mode_causes": {mode: [row(i) for i in idx] for mode, idx in (mode_causes or {}).items()},
     }
+
+
+def count_candidates(settings: Settings, n: int, estimated: int | None) -> list[int]:
+    """The counts the guard chooses among: the settings' fractions of the training set, and the count the scorer
+    estimated itself (a set-aware scorer's), when it gave one."""
+    counts = {max(1, round(f * n)) for f in settings.count_fractions}
+    if estimated is not None and 1 <= estimated < n:
+        counts.add(estimated)
+    return sorted(counts)
+
+
+def train_predictions(posterior: Posterior) -> Tensor:
+    """θ̂'s predicted class for every training example (the direction each cause pulls)."""
+    return probabilities(posterior.model, posterior.train).argmax(1)
 
 
 def prove(
@@ -330,9 +354,9 @@ def prove(
     main, options = settings.treatment(first)
     trial = Trial(posterior, guard, main, options, settings.delta, settings.seeds())
     ranking = scores.ranking()
-    candidates = sorted({max(1, round(f * posterior.n)) for f in settings.count_fractions})
+    candidates = count_candidates(settings, posterior.n, scores.count)
     if settings.top_fraction is None:
-        k, guard_curve = choose_count(trial, ranking, candidates)
+        k, guard_curve = choose_count(trial, ranking, candidates, level, split.seed)
     else:
         k, guard_curve = max(1, round(settings.top_fraction * posterior.n)), []
     rows = {first: measure(posterior, trial.all(ranking[:k]), split, level)}
@@ -352,18 +376,24 @@ def prove(
     for control in control_rows.values():
         control.row["difference"] = difference(rows[first], control, level, split.seed)
     differences = {name: control.row["difference"] for name, control in control_rows.items()}
-    headline, beats = verdict(rows[first].row, differences)
+    nothing, oracle = control_rows["no-removal"], control_rows.get("oracle")
+    removal = removal_value(rows[first], nothing, oracle, level, split.seed)
+    headline, beats = verdict(rows[first].row, differences, removal, main)
     compared = {}
     for name in settings.compare:
         top = torch.argsort(peers[name].values, descending=True, stable=True)[:k]
         row = measure(posterior, [trial(top, trial.seeds[0])], split, level)
-        compared[name] = row.row | {"difference": difference(rows[first], row, level, split.seed)}
+        compared[name] = row.row | {
+            "difference": difference(rows[first], row, level, split.seed),
+            "removal": removal_value(row, nothing, oracle, level, split.seed),
+        }
     curve = []
     if settings.top_fraction is None:
         rankings = {scores.method: ranking, "random": random_ranking(posterior.n, settings.seed)}
         curve = held_out_curve(trial, split, rankings, candidates, level)
     summary = {
         "headline": headline,
+        "removal": removal,
         "beats_controls": beats,
         "accuracy_before": before,
         "treatments": {name: row.row for name, row in rows.items()},
@@ -371,9 +401,12 @@ def prove(
         "count": {
             "chosen": k,
             "rule": "most accurate on the guard" if settings.top_fraction is None else "top_fraction",
+            "estimated": scores.count,
             "guard_curve": guard_curve,
+            "told_apart": all(point["told_apart"] is not False for point in guard_curve),
             "held_out_curve": curve,
         },
+        "directions": directed(posterior.train.labels, train_predictions(posterior), ranking[:k], split.query.modes()),
         "treatment_seeds": list(trial.seeds),
     }
     if compared:

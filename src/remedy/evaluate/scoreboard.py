@@ -120,16 +120,53 @@ def difference(repair_row: Row, control: Row, level: float, seed: int) -> dict[s
     return {"mean": interval.mean, "interval": [interval.lo, interval.hi]}
 
 
-def choose_count(trial: Trial, ranking: Tensor, candidates: Sequence[int]) -> tuple[int, list[dict[str, Any]]]:
+def removal_value(
+    repair_row: Row, nothing: Row, oracle: Row | None = None, level: float = 0.95, seed: int = 0
+) -> dict[str, Any]:
+    """What removing the causes added: the repair minus the same treatment with ``nothing`` removed, on the same
+    held-out examples (``value`` with its ``interval``, in points), beside the same for the ``oracle``'s set (every
+    corrupted label, when known) and the ``share`` of it the repair reaches (``None`` when the oracle's removal value
+    is not positive: there is nothing to share)."""
+    value = difference(repair_row, nothing, level, seed)
+    out: dict[str, Any] = {"value": value["mean"], "interval": value["interval"]}
+    if oracle is not None:
+        best = difference(oracle, nothing, level, seed)
+        share = value["mean"] / best["mean"] if best["mean"] > 0 else None
+        out |= {"oracle_value": best["mean"], "oracle_interval": best["interval"], "share": share}
+    return out
+
+
+def choose_count(
+    trial: Trial, ranking: Tensor, candidates: Sequence[int], level: float = 0.95, seed: int = 0
+) -> tuple[int, list[dict[str, Any]]]:
     """The number of top-ranked causes to treat, chosen on the guard alone: the candidate whose repair with the
     trial's first treatment seed is the most accurate on the guard, the smaller count on a tie. One seed per
     candidate keeps the choice cheap; what keeps it from picking noise is a treatment whose own spread is small
-    (``docs/treatment-noise.md``). Returns the count and every candidate's guard accuracy (the repairs stay in
-    ``trial``)."""
+    (``docs/treatment-noise.md``). Returns the count and, for every candidate, its guard accuracy, its change from θ̂
+    on the guard with an interval, and its paired difference from the chosen candidate (``told_apart`` when that
+    interval excludes zero); the repairs stay in ``trial``."""
     counts = sorted(set(candidates))
-    guards = {k: trial(ranking[:k], trial.seeds[0]).guard_after for k in counts}
+    repairs = {k: trial(ranking[:k], trial.seeds[0]) for k in counts}
+    guards = {k: r.guard_after for k, r in repairs.items()}
     best = max(guards, key=lambda k: (guards[k], -k))
-    return best, [{"count": k, "guard": g} for k, g in guards.items()]
+    x, y = trial.guard.x, trial.guard.y.cpu()
+    before = (predict(trial.posterior.model, x) == y).double()
+    changes = {k: ((predict(r.model, x) == y).double() - before)[None] for k, r in repairs.items()}
+    curve = []
+    for k in counts:
+        change = change_interval(changes[k], level, seed).scaled(100)
+        versus = difference_interval(changes[k], changes[best], level, seed).scaled(100)
+        curve.append(
+            {
+                "count": k,
+                "guard": guards[k],
+                "change": change.mean,
+                "interval": [change.lo, change.hi],
+                "minus_chosen": {"mean": versus.mean, "interval": [versus.lo, versus.hi]},
+                "told_apart": None if k == best else versus.excludes_zero,
+            }
+        )
+    return best, curve
 
 
 def random_ranking(n: int, seed: int, draw: int = 0) -> Tensor:
@@ -163,7 +200,7 @@ def controls(
     rows["random"] = measure(posterior, randoms, split, level)
     if candidates:
         order = random_ranking(n, seed)
-        chosen, guard_curve = choose_count(trial, order, candidates)
+        chosen, guard_curve = choose_count(trial, order, candidates, level, seed)
         rows["random-chosen-count"] = measure(posterior, trial.all(order[:chosen]), split, level)
         rows["random-chosen-count"].row["guard_curve"] = guard_curve
     if corrupted is not None and bool(corrupted.any()):
@@ -193,28 +230,56 @@ def _points(value: float) -> str:
     return f"{value:+.2f}"
 
 
-def verdict(main: Mapping[str, Any], differences: Mapping[str, Mapping[str, Any]]) -> tuple[str, bool]:
+def _removal_sentence(removal: Mapping[str, Any], causes: int, treatment: str) -> str:
+    """The removal value in words: what removing the causes added beyond the same treatment with nothing removed."""
+    value, (lo, hi) = removal["value"], removal["interval"]
+    span = f"{_points(value)} points [{_points(lo)}, {_points(hi)}]"
+    baseline = f"the same {treatment} with nothing removed"
+    if lo > 0:
+        text = f"Removing the {causes} causes added {span} beyond {baseline}"
+    elif hi < 0:
+        text = f"Removing the {causes} causes cost {span} against {baseline}"
+    else:
+        text = f"Removing the {causes} causes added nothing that can be told apart from {baseline} ({span})"
+    if removal.get("share") is not None:
+        text += (
+            f", {removal['share']:.2f} of what removing every corrupted label adds ({_points(removal['oracle_value'])})"
+        )
+    return text
+
+
+def verdict(
+    main: Mapping[str, Any],
+    differences: Mapping[str, Mapping[str, Any]],
+    removal: Mapping[str, Any] | None = None,
+    treatment: str = "treatment",
+) -> tuple[str, bool]:
     """The report's headline and whether the repair beat every non-oracle control with an interval above zero.
 
     A repair whose net change is negative leads the headline as a loss, whatever its controls did: "made the model
-    worse" when its interval lies below zero, "lost … on the mean" when the interval also covers no change."""
+    worse" when its interval lies below zero, "lost … on the mean" when the interval also covers no change. Otherwise
+    the headline leads with the ``removal`` value (:func:`removal_value`): what removing the causes added beyond
+    the same ``treatment`` with nothing removed — or that it added nothing — then the net change and the controls."""
     lo, hi = main["interval"]
     change = f"{_points(main['net_change'])} points [{_points(lo)}, {_points(hi)}]"
+    lead = [] if removal is None else [_removal_sentence(removal, main.get("n_causes", 0), treatment)]
     if main["net_change"] < 0:
         if hi < 0:
-            return f"The repair made the model worse on held-out data ({change}): do not use it.", False
-        return (
-            f"The repair lost held-out accuracy on the mean ({change}; the interval also covers no change): "
-            "do not use it.",
-            False,
-        )
+            loss = f"The repair made the model worse on held-out data ({change}): do not use it."
+        else:
+            loss = (
+                f"The repair lost held-out accuracy on the mean ({change}; the interval also covers no change): "
+                "do not use it."
+            )
+        return " ".join([loss, *(f"{sentence}." for sentence in lead)]), False
     beaten, tied, lost = [], [], []
     for name, d in differences.items():
         if name == "oracle":
             continue
         text = f"{name} by {_points(d['mean'])} [{_points(d['interval'][0])}, {_points(d['interval'][1])}]"
         (beaten if d["interval"][0] > 0 else lost if d["interval"][1] < 0 else tied).append((name, text))
-    parts = [f"The repair changed held-out accuracy by {change}"]
+    net = f"the repair changed held-out accuracy by {change}"
+    parts = [*lead, net] if lead else [net[0].upper() + net[1:]]
     if beaten:
         parts.append("it beats " + ", ".join(t for _, t in beaten))
     if tied:

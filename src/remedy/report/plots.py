@@ -58,13 +58,32 @@ def net_change_plot(rows: dict[str, float], intervals: dict[str, tuple[float, fl
 
 
 def count_plot(curve: list[dict[str, Any]], chosen: int) -> str:
-    """Accuracy on the guard (the query half T_q, in %) against the number of causes treated: what the count was
-    chosen on."""
+    """The change of accuracy on the guard (the query half T_q) from θ̂, in points with its 95 % interval, against
+    the number of causes treated: what the count was chosen on (summaries without intervals: the accuracy, in %)."""
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
     counts = [row["count"] for row in curve]
-    ax.plot(counts, [100 * row["guard"] for row in curve], marker="o", ms=3)
+    if all("interval" in row for row in curve):
+        change = [row["change"] for row in curve]
+        lo = [c - row["interval"][0] for c, row in zip(change, curve, strict=True)]
+        hi = [row["interval"][1] - c for c, row in zip(change, curve, strict=True)]
+        ax.errorbar(counts, change, yerr=[lo, hi], marker="o", ms=3, capsize=3)
+        ax.axhline(0, color="grey", lw=0.6)
+        label = "guard accuracy change from θ̂ (points, 95 %)"
+    else:
+        ax.plot(counts, [100 * row["guard"] for row in curve], marker="o", ms=3)
+        label = "guard accuracy (%)"
     ax.axvline(chosen, color="grey", lw=0.8, ls="--")
-    ax.set(xscale="log", xlabel="training examples treated (top of the ranking)", ylabel="guard accuracy (%)")
+    ax.set(xscale="log", xlabel="training examples treated (top of the ranking)", ylabel=label)
+    return to_data_uri(fig)
+
+
+def lines_plot(x: list[float], curves: dict[str, list[float]], xlabel: str, ylabel: str) -> str:
+    """One line per name over the same ``x`` (missing values as NaN leave gaps)."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.8))
+    for name, values in curves.items():
+        ax.plot(x, values, marker="o", ms=3, label=name)
+    ax.set(xlabel=xlabel, ylabel=ylabel, xscale="log")
+    ax.legend(fontsize=7)
     return to_data_uri(fig)
 
 
