@@ -53,3 +53,22 @@ def test_trak_self_attribution_is_the_diagonal(problem: dict) -> None:
     own = trak_matrix(posterior, None, dim=64, models=2)
     torch.testing.assert_close(own, trak_matrix(posterior, posterior.train, dim=64, models=2).diagonal())
     assert detection_curve(-own, problem["mask"]).auc > 0.8  # the flipped labels attribute most to themselves
+
+
+def test_each_ensemble_member_projects_with_its_own_matrix_and_the_sum_needs_no_matrix(problem: dict) -> None:
+    from remedy.identify.trak import attribution, ensemble, projection_seed
+
+    posterior, split = problem["posterior"], problem["split"]
+    targets = posterior.examples(split.query.failures, "targets")
+    assert projection_seed(0, 0) == 0 and len({projection_seed(0, m) for m in range(4)}) == 4
+    members = ensemble(posterior, 2, "retrain", 0)
+    found = [
+        attribution(posterior, m, targets, 8, "rademacher", 1e-3, projection_seed(0, k)) for k, m in enumerate(members)
+    ]
+    terms, weights = [t for t, _ in found], [w for _, w in found]
+    expected = -(terms[0] + terms[1]) / 2 * ((weights[0] + weights[1]) / 2)[:, None]
+    both = trak_matrix(posterior, targets, dim=8, models=2)
+    torch.testing.assert_close(both, expected)
+    shared = [attribution(posterior, m, targets, 8, "rademacher", 1e-3, 0)[0] for m in members]
+    assert not torch.allclose(both, -(shared[0] + shared[1]) / 2 * ((weights[0] + weights[1]) / 2)[:, None])
+    torch.testing.assert_close(trak_matrix(posterior, targets, dim=8, models=2, summed=True), both.sum(1))

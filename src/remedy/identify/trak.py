@@ -87,18 +87,36 @@ def train_features(
 
 
 def attribution(
-    posterior: Posterior, model: nn.Module, targets: Examples | None, dim: int, kind: str, damping: float, seed: int
+    posterior: Posterior,
+    model: nn.Module,
+    targets: Examples | None,
+    dim: int,
+    kind: str,
+    damping: float,
+    seed: int,
+    summed: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """One model's kernel term ``φ_iᵀ (ΦᵀΦ + λI)⁻¹ φ(x_q)`` for every training example i and target x_q, ``[N, Q]``
-    (``targets=None``: each training example's own term, ``[N]``), and its residual weights ``1 − p_i``."""
+    (``summed``: its sum over the targets, ``φ_iᵀ (ΦᵀΦ + λI)⁻¹ Σ_q φ(x_q)``, ``[N]``, without the ``[N, Q]`` matrix;
+    ``targets=None``: each training example's own term, ``[N]``), and its residual weights ``1 − p_i``. ``seed`` draws
+    this model's projection."""
     phi, kernel = train_features(posterior, model, dim, kind, damping, seed)
     if targets is None:
         term = (phi * torch.linalg.solve(kernel, phi.T).T).sum(1)
     else:
         chunking = posterior.passes.chunking
         target = projected(model, targets, dim, kind, seed, chunking.chunk_bytes, posterior.passes.rows)
-        term = phi @ torch.linalg.solve(kernel, target.T)
+        if summed:
+            term = phi @ torch.linalg.solve(kernel, target.sum(0))
+        else:
+            term = phi @ torch.linalg.solve(kernel, target.T)
     return term, 1.0 - correct_probability(model, posterior.train)
+
+
+def projection_seed(seed: int, member: int) -> int:
+    """The seed of ensemble member ``member``'s projection: θ̂ (member 0) keeps ``seed``, every other member draws its
+    own, so that averaging over the ensemble also averages the projection's error out (Park et al. §3.2)."""
+    return seed if member == 0 else derive(seed, f"trak-projection-member-{member}") % 2**31
 
 
 def trak_matrix(
@@ -110,22 +128,30 @@ def trak_matrix(
     use: str = "retrain",
     damping: float = 1e-3,
     seed: int = 0,
+    summed: bool = False,
 ) -> Tensor:
     """``[N, Q]`` harms ``−τ(x_q)_i`` (larger = z_i lowers x_q's margin more): TRAK's attribution of every target,
-    the kernel term averaged over the ensemble times the averaged residual weights (Park et al. eq. 17).
-    ``targets=None`` gives the self-attributions ``−τ(z_i)_i``, ``[N]`` (mislabel detection ranks by ``τ(z_i)_i``)."""
+    the kernel term averaged over the ensemble times the averaged residual weights (Park et al. eq. 17); each member
+    projects with its own random matrix. ``summed``: the sum over the targets, ``[N]``, accumulated member by member
+    (no ``[N, Q]`` matrix is kept). ``targets=None`` gives the self-attributions ``−τ(z_i)_i``, ``[N]`` (mislabel
+    detection ranks by ``τ(z_i)_i``)."""
     check(projection in PROJECTIONS, "projection", f"one of {', '.join(PROJECTIONS)}, got {projection!r}")
     check(dim >= 1, "dim", f"a positive dimension, got {dim}")
     check(damping >= 0, "damping", f"a non-negative relative damping, got {damping}")
     if targets is not None:
         targets = posterior.examples(targets, "targets")
-    kernel_terms, residuals = [], []
-    for member in ensemble(posterior, models, use, seed):
-        term, residual = attribution(posterior, member, targets, dim, projection, damping, seed)
-        kernel_terms.append(term)
-        residuals.append(residual)
-    weights = torch.stack(residuals).mean(0)
-    return -torch.stack(kernel_terms).mean(0) * (weights if targets is None else weights[:, None])
+    kernel_term: Tensor | None = None
+    residual: Tensor | None = None
+    members = ensemble(posterior, models, use, seed)
+    for m, member in enumerate(members):
+        term, weights = attribution(
+            posterior, member, targets, dim, projection, damping, projection_seed(seed, m), summed
+        )
+        kernel_term = term if kernel_term is None else kernel_term + term
+        residual = weights if residual is None else residual + weights
+    assert kernel_term is not None and residual is not None
+    kernel_term, residual = kernel_term / len(members), residual / len(members)
+    return -kernel_term * (residual if kernel_term.ndim == 1 else residual[:, None])
 
 
 def ensemble(posterior: Posterior, models: int, use: str, seed: int) -> list[nn.Module]:
@@ -174,4 +200,4 @@ def trak(
     one per-example-gradient pass over D and a ``dim × dim`` solve (plus its training when retrained)."""
     check(target in ("failures", "guard"), "target", f"'failures' or 'guard', got {target!r}")
     targets = query.failures if target == "failures" else query.guard
-    return trak_matrix(posterior, targets, dim, projection, models, use, damping, seed).sum(1)
+    return trak_matrix(posterior, targets, dim, projection, models, use, damping, seed, summed=True)
