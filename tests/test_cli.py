@@ -66,7 +66,7 @@ def test_methods_by_name_and_bad_input_is_one_line(tmp_path: Path, capsys) -> No
     bad = subprocess.run([sys.executable, "-m", "remedy", *run, "--flip", "1-9:0.3"], capture_output=True, text=True)
     assert bad.returncode == 2  # the installed command: exit status 2 and one line on stderr, before any work
     assert bad.stderr.strip() == "remedy: error: --flip: expected classes in [0, 2], got 1-9"
-    assert main([*run, "--identify", "magic"]) == 2
+    assert main([*run, "--identify", "no-such-scorer"]) == 2
     assert capsys.readouterr().err.strip().startswith("remedy: error: --identify: expected a scorer")
     chosen = ["--identify", "finetune-influence", "--treat", "finetune", "--flip-rate", "0.2", "--top-fraction", "0.1"]
     assert main([*run, *chosen, "--treatment-seeds", "1"]) == 0

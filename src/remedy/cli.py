@@ -126,6 +126,9 @@ def _parser() -> argparse.ArgumentParser:
     _repair_arguments(demo, DEFAULTS.treat, DEFAULTS.peers)
     demo.add_argument("--model", choices=ARCHITECTURES, help="architecture (default: cnn for images, mlp otherwise)")
     demo.add_argument("--quick", action="store_true", help="fewer images and epochs, for trying things")
+    demo.add_argument(
+        "--partition", type=int, help="draw the dataset's train/test partition with this seed (default: the fixed one)"
+    )
     demo.add_argument("--device", default="cpu", help="cpu, or cuda to run every pass on the GPU")
     diagnose = commands.add_parser("diagnose", help="score your task's training data against its failures")
     _common(diagnose, None)
@@ -247,6 +250,10 @@ def _print_scoreboard(s: dict) -> None:
         versus = f"{diff['mean']:+.2f} [{diff['interval'][0]:+.2f}, {diff['interval'][1]:+.2f}]" if diff else ""
         same = "  (θ̂ unchanged)" if row.get("returned_original") else ""
         print(f"{name:{width}}{row['fixed']:>7.0f}{row['broken']:>8.0f}{change:>38}{versus:>24}{same}")
+    for warning in s.get("directions", {}).get("warnings", []):
+        print(f"remedy: warning: {warning}", file=sys.stderr)
+    if s["count"].get("told_apart") is False:
+        print("remedy: note: the guard could not tell the candidate counts apart (report: 'How many to treat')")
     print(s["headline"])
 
 
@@ -261,6 +268,7 @@ def _settings(args: argparse.Namespace) -> Any:
             flip_rate=args.flip_rate,
             model=args.model,
             quick=args.quick,
+            partition=args.partition,
             device=args.device,
             **_identify_settings(args),
             **_repair_settings(args, DEFAULTS.treat, DEFAULTS.peers),

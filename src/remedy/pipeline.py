@@ -3,7 +3,7 @@ through the one pipeline of :mod:`remedy.workflow` — one call, one folder of e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from remedy.examples import Examples
 from remedy.identify import SCORERS
 from remedy.methods import parse_method
 from remedy.models import ARCHITECTURES, build_model, train_model
-from remedy.models.config import TrainConfig
+from remedy.models.config import QUICK_RECIPE, RECIPE
 from remedy.task import Task
 from remedy.treat import TREATMENTS
 from remedy.workflow import Evidence, Settings, run, write_outputs
@@ -36,6 +36,9 @@ class DemoConfig(Settings):
         flip_rate: uniform label flips at this rate instead of ``flip``.
         model: ``cnn`` / ``mlp`` / ``logreg``; default ``cnn`` for images, ``mlp`` otherwise.
         quick: a smaller dataset and at most 15 epochs per fit, for trying things.
+        partition: draw the dataset's train/test partition with this seed (``None``: the fixed one every run shares);
+            a study's confirmation seeds set it, so that no image they hold out was held out when the defaults
+            were chosen.
         device: where the model and the training data live (``cuda`` for a GPU); every pass runs there.
     """
 
@@ -44,6 +47,7 @@ class DemoConfig(Settings):
     flip_rate: float | None = None
     model: str | None = None
     quick: bool = False
+    partition: int | None = None
     device: str = "cpu"
 
     def check(self) -> None:
@@ -88,11 +92,12 @@ def corrupt(data: DatasetSplit, config: DemoConfig) -> Corruption:
 def demo_task(config: DemoConfig, record_dir: Path | None = None) -> tuple[Task, dict[str, Any]]:
     """The demo's problem as a task: the dataset with its label noise, and a model trained on it with the record
     the chosen methods need (kept in ``record_dir``); with what the summary says about it."""
-    data = load_dataset(config.dataset, quick=config.quick)
+    data = load_dataset(config.dataset, quick=config.quick, partition=config.partition)
     corruption = corrupt(data, config)
     check(corruption.n_corrupted > 0, "--flip", "a corruption that changes at least one training label")
     train = Examples(corruption.x, corruption.y)
-    train_config = TrainConfig(max_epochs=15 if config.quick else 100, record="trajectory" in config.needs())
+    recipe = QUICK_RECIPE if config.quick else RECIPE
+    train_config = replace(recipe, record="trajectory" in config.needs())
     arch = config.model or ("cnn" if data.is_image else "mlp")
     shape = tuple(train.x.shape[1:])
     initial = build_model(arch, shape, data.num_classes, config.seed).to(config.device)
@@ -112,6 +117,7 @@ def demo_task(config: DemoConfig, record_dir: Path | None = None) -> tuple[Task,
         "n_test": len(data.test),
         "n_corrupted": corruption.n_corrupted,
         "seed": config.seed,
+        "partition": config.partition,
         "model": arch,
         "train_epoch_seconds": record.epoch_seconds,
         "train_epochs": record.epochs,

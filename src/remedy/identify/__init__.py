@@ -8,7 +8,7 @@ from typing import Any
 from remedy.data.split import QueryHalf, Split
 from remedy.errors import check
 from remedy.identify.registry import DEFAULT_SCORER, SCORERS
-from remedy.identify.scores import Scores
+from remedy.identify.scores import Scores, Selection
 from remedy.posterior import Posterior
 from remedy.registry import import_all
 
@@ -31,8 +31,12 @@ def identify(posterior: Posterior, query: QueryHalf | Split, method: str = DEFAU
     SCORERS.check_options(method, options)
     posterior.record.require(SCORERS.trait(method, "needs", ()), f"scorer {method}")
     start = time.perf_counter()
-    values = scorer(posterior, query, **options)
-    return Scores(values.detach().double().cpu(), method, time.perf_counter() - start, dict(options))
+    found = scorer(posterior, query, **options)
+    seconds = time.perf_counter() - start
+    if isinstance(found, Selection):
+        values = found.values.detach().double().cpu()
+        return Scores(values, method, seconds, dict(options), found.count, found.details)
+    return Scores(found.detach().double().cpu(), method, seconds, dict(options))
 
 
-__all__ = ["DEFAULT_SCORER", "SCORERS", "Scores", "identify"]
+__all__ = ["DEFAULT_SCORER", "SCORERS", "Scores", "Selection", "identify"]

@@ -15,6 +15,17 @@ from remedy.io import write_csv
 
 
 @dataclass(frozen=True)
+class Selection:
+    """What a set-aware scorer returns instead of a plain score vector: selection priorities whose descending order
+    is the order the causes are chosen in (larger = chosen earlier = more harmful as a member of the set), the
+    number of causes the method itself estimates, and what it found on the way (saved in ``summary.json``)."""
+
+    values: Tensor
+    count: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Scores:
     """Per-training-example scores from ``method``; **a larger score means more harmful** to the target.
 
@@ -23,12 +34,17 @@ class Scores:
         method: the registry name of the scorer.
         seconds: wall time of the identification.
         options: the settings it ran with.
+        count: how many causes the method itself estimates there are (a set-aware scorer's
+            :class:`Selection`); ``None`` when it does not say.
+        details: what a set-aware scorer found on the way (e.g. its counts per confusion cell).
     """
 
     values: Tensor
     method: str
     seconds: float = 0.0
     options: dict[str, Any] = field(default_factory=dict)
+    count: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.values)
