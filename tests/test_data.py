@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from remedy.data import (
+    fgsm_poison,
     flip_labels,
     flip_uniform,
     gaussian_noise,
@@ -75,6 +76,33 @@ def test_salt_and_pepper_only_touches_masked_images() -> None:
     c = salt_and_pepper(x, y, classes=[1, 3], fraction=0.3, amount=0.5, seed=0)
     changed = (c.x != x).flatten(1).any(1)
     assert torch.equal(changed, c.mask) and set(y[c.mask].tolist()) <= {1, 3}
+
+
+def test_salt_and_pepper_uses_the_images_own_black_and_white() -> None:
+    x = torch.full((40, 1, 4, 4), 0.1)
+    y = torch.arange(4).repeat(10)
+    c = salt_and_pepper(x, y, classes=[0, 1, 2, 3], fraction=1.0, amount=1.0, seed=0, low=-0.3, high=0.7)
+    assert c.x.unique().tolist() == pytest.approx([-0.3, 0.7]) and torch.equal(c.y, y)
+
+
+def test_fgsm_poison_replaces_the_chosen_classes_with_images_the_victim_misreads() -> None:
+    gen = torch.Generator().manual_seed(0)
+    y = torch.arange(3).repeat(100)
+    x = torch.randn(300, 2, generator=gen) + torch.stack([y.float() * 3, torch.zeros(300)], 1)
+    victim = torch.nn.Linear(2, 3)
+    with torch.no_grad():
+        victim.weight.copy_(torch.tensor([[-3.0, 0.0], [0.0, 0.0], [3.0, 0.0]]))
+        victim.bias.copy_(torch.tensor([1.0 * 4.5, 0.0, -13.5]))  # boundaries at x = 1.5 and 4.5
+    c = fgsm_poison(x, y, classes=[1], fraction=0.5, epsilon=2.0, victims=[victim], seed=0, low=-5.0, high=10.0)
+    assert c.n_corrupted == 50 and set(y[c.mask].tolist()) == {1} and torch.equal(c.true_y, y)
+    assert torch.equal(c.x[~c.mask], x[~c.mask]) and torch.equal(c.y[~c.mask], y[~c.mask])
+    moved = (c.x[c.mask] - x[c.mask]).abs()
+    assert torch.allclose(moved.max(1).values, torch.full((50,), 2.0))  # every coordinate moved by ε (or clipped)
+    with torch.no_grad():
+        assert torch.equal(victim(c.x[c.mask]).argmax(1), c.y[c.mask])  # labelled with the victim's prediction
+    assert float((c.y[c.mask] != 1).double().mean()) > 0.9  # the attack changes what the victim sees at this ε
+    small = fgsm_poison(x, y, classes=[1], fraction=0.5, epsilon=0.1, victims=[victim], seed=0)
+    assert float((small.y[small.mask] != 1).double().mean()) < 0.2
 
 
 @pytest.mark.parametrize("spec", ["1-7", "1-7:x", "1-1:0.3", "1-7:1.5", ""])

@@ -3,6 +3,8 @@
 from remedy.data.catalog import DATASETS, DatasetSplit, load_dataset, stratified_split
 from remedy.data.corrupt import (
     Corruption,
+    fgsm,
+    fgsm_poison,
     flip_labels,
     flip_uniform,
     gaussian_noise,
@@ -21,6 +23,8 @@ __all__ = [
     "HeldOutHalf",
     "QueryHalf",
     "Split",
+    "fgsm",
+    "fgsm_poison",
     "flip_labels",
     "flip_uniform",
     "gaussian_noise",

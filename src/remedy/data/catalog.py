@@ -47,27 +47,30 @@ def stratified_split(
     return train_idx, torch.nonzero(mask).flatten()
 
 
-def load_dataset(name: str, quick: bool = False) -> DatasetSplit:
-    """Load a built-in dataset, split it into train/test with a fixed seed, and normalise it with train statistics.
+def load_dataset(name: str, quick: bool = False, partition: int | None = None) -> DatasetSplit:
+    """Load a built-in dataset, split it into train/test with a fixed seed (or with ``partition``: another draw of
+    the same sizes, so that a study's fresh seeds also draw which examples are held out), and normalise it with
+    train statistics.
 
     ``mnist``: the bundled 10,000 real digits, 300 per class for training (3,000, as in Tanno et al.)
     and the other 7,000 for test; images have the training mean subtracted (Tanno App. C).
     ``quick`` keeps 100 per class for training and 2,000 test images.
     Tabular sets are split 50/50 (stratified) and standardised.
     """
+    seed = SPLIT_SEED if partition is None else partition
     if name == "mnist":
         x, y = load_mnist()
-        train_idx, test_idx = stratified_split(y, SPLIT_SEED, per_class=100 if quick else 300)
+        train_idx, test_idx = stratified_split(y, seed, per_class=100 if quick else 300)
         if quick:
-            test_idx = test_idx[torch.randperm(len(test_idx), generator=stream(SPLIT_SEED, "quick-test"))[:2000]]
+            test_idx = test_idx[torch.randperm(len(test_idx), generator=stream(seed, "quick-test"))[:2000]]
             test_idx = torch.sort(test_idx).values
     elif name in ("digits", "breast-cancer", "wine"):
         x, y = load_sklearn(name)
-        train_idx, test_idx = stratified_split(y, SPLIT_SEED, fraction=0.5)
+        train_idx, test_idx = stratified_split(y, seed, fraction=0.5)
     elif name in ("moons", "radial"):
         make = make_moons if name == "moons" else make_radial
         x, y = make(600 if quick else 1200, 0.15 if name == "moons" else 0.08, SPLIT_SEED)
-        train_idx, test_idx = stratified_split(y, SPLIT_SEED, fraction=0.5)
+        train_idx, test_idx = stratified_split(y, seed, fraction=0.5)
     else:
         raise RemedyError(f"--dataset: expected one of {', '.join(DATASETS)}, got {name!r}")
     xtr, xte = x[train_idx], x[test_idx]

@@ -6,10 +6,11 @@ clean labels, and ``mask[i] = True`` exactly for the examples it altered.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from remedy.errors import RemedyError, check
 from remedy.seeds import stream
@@ -90,8 +91,18 @@ def _noisy_subset(y: Tensor, classes: list[int], fraction: float, gen: torch.Gen
     return mask
 
 
-def salt_and_pepper(x: Tensor, y: Tensor, classes: list[int], fraction: float, amount: float, seed: int) -> Corruption:
-    """Set a random ``amount`` of the pixels of ``fraction`` of each chosen class's images to 0 or 1 (Tanno §4.1)."""
+def salt_and_pepper(
+    x: Tensor,
+    y: Tensor,
+    classes: list[int],
+    fraction: float,
+    amount: float,
+    seed: int,
+    low: float = 0.0,
+    high: float = 1.0,
+) -> Corruption:
+    """Set a random ``amount`` of the pixels of ``fraction`` of each chosen class's images to ``low`` or ``high``
+    (black or white; Tanno §4.1); labels are kept."""
     check(0.0 < amount <= 1.0, "amount", f"a fraction in (0, 1], got {amount}")
     gen = stream(seed, "salt-and-pepper")
     mask = _noisy_subset(y, classes, fraction, gen)
@@ -99,7 +110,7 @@ def salt_and_pepper(x: Tensor, y: Tensor, classes: list[int], fraction: float, a
     picked = noisy[mask]
     hit = torch.rand(picked.shape, generator=gen) < amount
     salt = torch.rand(picked.shape, generator=gen) < 0.5
-    noisy[mask] = torch.where(hit, salt.to(x.dtype), picked)
+    noisy[mask] = torch.where(hit, torch.where(salt, high, low).to(x.dtype), picked)
     return Corruption(noisy, y, y, mask)
 
 
@@ -111,3 +122,54 @@ def gaussian_noise(x: Tensor, y: Tensor, classes: list[int], fraction: float, st
     noisy = x.clone()
     noisy[mask] = noisy[mask] + std * torch.randn(noisy[mask].shape, generator=gen)
     return Corruption(noisy, y, y, mask)
+
+
+def fgsm(
+    x: Tensor,
+    y: Tensor,
+    victims: Sequence[nn.Module],
+    epsilon: float,
+    low: float | None = None,
+    high: float | None = None,
+    batch_size: int = 512,
+) -> tuple[Tensor, Tensor]:
+    """The fast gradient sign method (Goodfellow et al. 2015) against an ensemble of ``victims``: ``x' = clip(x + ε
+    sign(∇_x L(x, y)), low, high)`` with L the cross-entropy of the victims' mean probability; returns ``x'`` and the
+    victims' prediction on it (argmax of the mean probability)."""
+    check(epsilon > 0, "epsilon", f"a positive step, got {epsilon}")
+    check(len(victims) > 0, "victims", "at least one model to attack")
+    adversarial, predicted = [], []
+    for start in range(0, len(x), batch_size):
+        part = x[start : start + batch_size].detach().clone().requires_grad_(True)
+        probs = torch.stack([torch.softmax(v(part), -1) for v in victims]).mean(0)
+        loss = torch.nn.functional.nll_loss(probs.clamp_min(1e-12).log(), y[start : start + batch_size])
+        (step,) = torch.autograd.grad(loss, part)
+        moved = part.detach() + epsilon * step.sign()
+        if low is not None or high is not None:
+            moved = moved.clamp(low, high)
+        with torch.no_grad():
+            predicted.append(torch.stack([torch.softmax(v(moved), -1) for v in victims]).mean(0).argmax(-1))
+        adversarial.append(moved)
+    return torch.cat(adversarial), torch.cat(predicted)
+
+
+def fgsm_poison(
+    x: Tensor,
+    y: Tensor,
+    classes: list[int],
+    fraction: float,
+    epsilon: float,
+    victims: Sequence[nn.Module],
+    seed: int,
+    low: float | None = None,
+    high: float | None = None,
+) -> Corruption:
+    """Replace ``fraction`` of each chosen class's images by :func:`fgsm` images crafted against separately trained
+    ``victims``, each labelled with the victims' prediction on it (Tanno et al. §4.1, Fig. 4c); ``mask`` marks every
+    replaced image (those whose label the attack changed are ``true_y != y``)."""
+    gen = stream(seed, "fgsm-poison")
+    mask = _noisy_subset(y, classes, fraction, gen)
+    poisoned, labels = x.clone(), y.clone()
+    moved, predicted = fgsm(x[mask], y[mask], victims, epsilon, low, high)
+    poisoned[mask], labels[mask] = moved.to(x.dtype), predicted.to(y.dtype)
+    return Corruption(poisoned, labels, y, mask)
