@@ -8,10 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from remedy.curvature import DEFAULT_INVERSE, InverseSettings
+from remedy.curvature.functional import FunctionalModel
 from remedy.data import flip_uniform, load_mnist, stratified_split
 from remedy.data.split import QueryHalf
 from remedy.evaluate import Datamodels, detection_curve
@@ -22,6 +24,7 @@ from remedy.experiments.common import full_batch_posterior
 from remedy.fidelity import minimise
 from remedy.identify import SCORERS, identify
 from remedy.identify.linear_influence import InfluencePairs
+from remedy.identify.magic import metagradients
 from remedy.identify.representer import RepresenterPairs
 from remedy.identify.tracin import TracInPairs
 from remedy.identify.trak import trak_matrix
@@ -63,8 +66,14 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 """Rows beside the registered scorers: a scorer with options (TRAK's ensemble, as the public benchmarks run it)."""
 
-PAIRWISE = ("linear-influence", "puma", "tracin", "representer", "trak")
+PAIRWISE = ("linear-influence", "puma", "tracin", "representer", "trak", "magic")
 """Scorers with a ``[N, Q]`` matrix, and so a self-attribution ``h(z_i, z_i)`` to detect mislabels by."""
+
+NO_SELF = {
+    "magic": "its self-attribution needs one target per training example, 5,000 targets carried back through every "
+    "step of the run: ten times its LDS run",
+}
+"""Pairwise scorers whose self-attribution is not measured, and why."""
 
 NOT_RUN = {
     "tmc-shapley": "one truncated permutation is hundreds of scikit-learn fits of 1-3 s each on 5,000 examples "
@@ -119,6 +128,11 @@ def pairs(name: str, posterior: Posterior, method: str, queries: Examples | None
     ``h(z_i, z_i)``, ``[N]``: what dattri's mislabel detection ranks by (most negative first)."""
     if method == "trak":
         return trak_matrix(posterior, queries, seed=seed, **options)
+    if method == "magic":
+        assert queries is not None, NO_SELF["magic"]
+        f = FunctionalModel(posterior.model)
+        targets = posterior.examples(queries, "queries")
+        return metagradients(posterior, lambda t: cross_entropy(f(t, targets.x), targets.y), dtype=torch.float32)
     scorer = {
         "linear-influence": lambda: InfluencePairs(posterior, INVERSES[name]),
         "puma": lambda: InfluencePairs(posterior, DEFAULT_INVERSE),  # PUMA's valuation is EK-FAC influence
@@ -152,7 +166,7 @@ def why_not(name: str, row: str, method: str, quick: bool) -> str | None:
 
 def complete(row: dict[str, Any], method: str) -> bool:
     """Whether a saved row has every number this version measures (a pairwise scorer's self-attribution too)."""
-    return bool(row.get("not_run")) or method not in PAIRWISE or "detection_self_auc" in row
+    return bool(row.get("not_run")) or method not in PAIRWISE or method in NO_SELF or "detection_self_auc" in row
 
 
 def study(name: str, quick: bool, seed: int, work: Path | None) -> dict[str, Any]:
@@ -196,8 +210,12 @@ def study(name: str, quick: bool, seed: int, work: Path | None) -> dict[str, Any
             tick = time.perf_counter()
             scores = per_query(name, posterior, test, method, seed, **options)
             seconds = time.perf_counter() - tick
-            noisy_scores = per_query(name, noisy_posterior, test, method, seed, **options)
-            global_scores = noisy_scores.sum(1) if noisy_scores.ndim == 2 else noisy_scores
+            if method in NO_SELF:  # detection ranks by the summed scores: one target, the test set's mean loss
+                query = QueryHalf.of(test, guard=test)
+                global_scores = identify(noisy_posterior, query, method, target="failures", **options).values
+            else:
+                noisy_scores = per_query(name, noisy_posterior, test, method, seed, **options)
+                global_scores = noisy_scores.sum(1) if noisy_scores.ndim == 2 else noisy_scores
             done[row] = {
                 "lds": lds(scores),
                 "detection_auc": detection_curve(global_scores.cpu(), noisy.mask).auc,
@@ -205,9 +223,11 @@ def study(name: str, quick: bool, seed: int, work: Path | None) -> dict[str, Any
                 "per_query": scores.ndim == 2,
                 "constant": bool(scores.std() == 0),  # e.g. an early-stopped edit that kept θ̂: every score 0
             }
-        if method in PAIRWISE:
+        if method in PAIRWISE and method not in NO_SELF:
             own = pairs(name, noisy_posterior, method, None, seed, **options)
             done[row]["detection_self_auc"] = detection_curve(-own.cpu(), noisy.mask).auc
+        elif method in NO_SELF:
+            done[row]["detection_self_not_run"] = NO_SELF[method]
         if path is not None:
             write_json(path, to_jsonable(result))
     return result

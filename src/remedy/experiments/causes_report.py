@@ -19,6 +19,17 @@ def over_seeds(values: list[float], level: float = 0.95) -> dict[str, Any]:
     return {"mean": mean, "sd": sd, "interval": [mean - half, mean + half], "values": values}
 
 
+def removal_over_seeds(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The removal value (a repair minus the same treatment with nothing removed) over seeds: its mean and t-interval,
+    the oracle's, and the share, the ratio of the two means (stable where one seed's oracle value is near zero)."""
+    value = over_seeds([row["value"] for row in rows])
+    out: dict[str, Any] = {"value": value}
+    if all(row.get("oracle_value") is not None for row in rows):
+        oracle = over_seeds([row["oracle_value"] for row in rows])
+        out |= {"oracle_value": oracle, "share": value["mean"] / oracle["mean"] if oracle["mean"] > 0 else None}
+    return out
+
+
 def _rows(seeds: list[dict[str, Any]], key: str) -> dict[str, list[dict[str, Any]]]:
     names = list(seeds[0][key])
     return {name: [s[key][name] for s in seeds] for name in names}
@@ -53,6 +64,8 @@ def tables(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             "spread": over_seeds([row["spread"] for row in treatments[main]]),
             "n_held_out": seeds[0]["split"]["held_out_half"],
         }
+        if all("removal" in s for s in seeds):
+            out["default"][name]["removal"] = removal_over_seeds([s["removal"] for s in seeds])
         peers = list(seeds[0].get("peers", {}))
 
         def row(s: dict[str, Any], label: str) -> dict[str, Any]:
