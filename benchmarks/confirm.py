@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from remedy.experiments.causes import SETTINGS, config_for
-from remedy.experiments.causes_report import over_seeds, tables
+from remedy.experiments.causes_report import over_seeds, removal_over_seeds, tables
 from remedy.io import to_jsonable, write_json
 from remedy.pipeline import run_demo
 
@@ -40,6 +40,10 @@ def main() -> None:
     parser.add_argument("--identify", help="the pipeline's scorer instead of the default (a candidate's own pipeline)")
     parser.add_argument(
         "--compare", nargs="+", default=[], help="further scorers, each top set treated at the chosen count (seed 0)"
+    )
+    parser.add_argument("--peers", nargs="+", help="the peers a user would pick instead (default: the benchmark's)")
+    parser.add_argument(
+        "--partition", action="store_true", help="each seed also draws the dataset's train/test partition (fresh seeds)"
     )
     args = parser.parse_args()
     if args.table:
@@ -62,6 +66,10 @@ def main() -> None:
         )
         if args.identify:
             config = replace(config, identify=args.identify)
+        if args.partition:
+            config = replace(config, partition=seed)
+        if args.peers:
+            config = replace(config, peers=tuple(args.peers))
         summary = run_demo(config).summary
         summary.get("detection", {}).pop("curves", None)
         write_json(path, to_jsonable(summary))
@@ -143,12 +151,39 @@ def compared(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
     return lines
 
 
+def removal(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The removal value per setting (the repair minus the same treatment with nothing removed, paired on the same
+    held-out half) over seeds, the oracle's and the share, for the default and every compared scorer's set at the
+    default's count; the nothing-removed control's own net change beside it."""
+    lines = ["### Removal value: the repair minus the same treatment with nothing removed, points over seeds", ""]
+    lines += ["| setting | causes | removal value | oracle's | share | nothing removed: net change |"]
+    lines += ["|---|---|---|---|---|---|"]
+    for name, seeds in runs.items():
+        if not all("removal" in s for s in seeds):
+            continue
+        nothing = over_seeds([s["controls"]["no-removal"]["net_change"] for s in seeds])
+        rows = {f"{seeds[0]['identify']['method']} (default)": [s["removal"] for s in seeds]}
+        for scorer in seeds[0].get("scorers", {}):
+            rows[f"{scorer}'s top k"] = [s["scorers"][scorer]["removal"] for s in seeds]
+        for label, values in rows.items():
+            found = removal_over_seeds(values)
+            oracle = found.get("oracle_value")
+            share = found.get("share")
+            lines.append(
+                f"| {name} | {label} | {signed(found['value']['mean'], found['value']['interval'])} | "
+                f"{signed(oracle['mean'], oracle['interval']) if oracle else '—'} | "
+                f"{'—' if share is None else f'{share:.2f}'} | {signed(nothing['mean'], nothing['interval'])} |"
+            )
+    return [*lines, ""]
+
+
 def markdown(runs: dict[str, list[dict[str, Any]]]) -> str:
     """The confirmation block of ``docs/causes.md``: net changes and paired differences over seeds (mean and 95 %
     t-interval), every seed's own intervals, and each scorer's detection and corrupted share."""
     table = tables(runs)["default"]
     controls = list(next(iter(runs.values()))[0]["controls"])
     lines = [
+        *removal(runs),
         "### Net change on T_h, points: mean [95 % t-interval over seeds]",
         "",
         f"| setting (seeds) | default | {' | '.join(controls)} | share of the oracle | seeds beating every control |",
