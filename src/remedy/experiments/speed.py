@@ -1,0 +1,126 @@
+"""The speed table (Tanno et al. App. B.2, Table 1): the total identification time of every registered scorer on the
+demo's task, in training epochs of the same model measured in the same run (median of 3 runs), beside the paper's K80
+seconds as ratios to its fastest method, and each scorer's peak resident memory while it ran."""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from remedy.experiments.base import EXPERIMENTS, Result
+from remedy.experiments.causes import SETTINGS, config_for
+from remedy.identify import SCORERS, identify
+from remedy.pipeline import demo_task
+from remedy.workflow import setup
+
+PAPER_SECONDS = {
+    "ewc-influence": 9.8,
+    "linear-influence (GD)": 11.2,
+    "linear-influence (SA)": 16.4,
+    "sgd-influence": 185.0,
+}
+"""Tanno et al.'s Table 1, MNIST, seconds on one K80 GPU."""
+
+BUDGETS = {"tmc-shapley": {"permutations": 1}}
+"""Scorers timed with a smaller budget than their default, and how the default's time follows from it."""
+
+SCALE = {"tmc-shapley": 200}
+"""The measured time of a :data:`BUDGETS` scorer is multiplied by this to give its default's (200 permutations)."""
+
+QUICK_SCORERS = ("ewc-influence", "linear-influence", "puma", "self-loss")
+
+
+class PeakMemory:
+    """The largest resident set size of this process while the block runs (sampled every 20 ms from
+    ``/proc/self/statm``; elsewhere the process's lifetime peak from ``getrusage``), and the size before it."""
+
+    def __enter__(self) -> PeakMemory:
+        self.before = self.peak = _resident()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, _resident())
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _resident())
+
+
+def _resident() -> int:
+    """This process's resident set size in bytes."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def study(seed: int, quick: bool, runs: int) -> dict[str, Any]:
+    """Every scorer on the demo's problem (digits pairs for ``--quick``), ``runs`` times each, in the same process as
+    the training whose epoch is the unit."""
+    names = list(QUICK_SCORERS) if quick else SCORERS.names()
+    config = replace(
+        config_for(SETTINGS["digits-pairs" if quick else "mnist-pairs"], seed, quick), compare=(), peers=()
+    )
+    task, about = demo_task(replace(config, compare=tuple(names)))
+    problem = setup(task, config)
+    epoch = about["train_epoch_seconds"]
+    rows: dict[str, Any] = {}
+    for name in names:
+        method, options = config.scorer_options(name)
+        options |= BUDGETS.get(name, {})
+        seconds, peaks = [], []
+        for _ in range(runs):
+            fresh = setup(task, config).posterior  # nothing cached from an earlier run
+            with PeakMemory() as memory:
+                start = time.perf_counter()
+                identify(fresh, problem.split.query, method, **options)
+                seconds.append((time.perf_counter() - start) * SCALE.get(name, 1))
+            peaks.append(memory.peak - memory.before)
+        epochs = [s / epoch for s in seconds]
+        rows[name] = {
+            "median": statistics.median(epochs),
+            "runs": epochs,
+            "seconds": seconds,
+            "peak_rss_mb": max(peaks) / 2**20,
+            "extrapolated": name in SCALE,
+        }
+    return {"epoch_seconds": epoch, "epochs": rows, "dataset": about["dataset"], "n_train": problem.posterior.n}
+
+
+@EXPERIMENTS.register("speed")
+def speed(seed: int, quick: bool, *, work: Path | None = None) -> Result:
+    found = study(seed, quick, 1 if quick else 3)
+    fastest = min(PAPER_SECONDS.values())
+    paper = {name: {"seconds": s, "ratio": s / fastest} for name, s in PAPER_SECONDS.items()}
+    ewc = found["epochs"].get("ewc-influence", {}).get("median")
+    findings = [
+        f"{name}: {row['median']:.1f} epochs (runs {', '.join(f'{e:.1f}' for e in row['runs'])}"
+        f"{'; extrapolated from one permutation' if row['extrapolated'] else ''}), "
+        f"{row['peak_rss_mb']:.0f} MB peak" + (f", {row['median'] / ewc:.1f}× EWC-influence" if ewc else "")
+        for name, row in sorted(found["epochs"].items(), key=lambda item: item[1]["median"])
+    ]
+    return Result(
+        title="Speed: every scorer's identification time in training epochs",
+        summary={"epochs": found["epochs"], "paper": paper, "epoch_seconds": found["epoch_seconds"], "run": found},
+        description=(
+            f"Every registered scorer on the demo's problem ({found['dataset']}, {found['n_train']} training images), "
+            f"{1 if quick else 3} runs each on a fresh posterior (nothing cached between runs), in epochs of the "
+            f"model's own training measured in the same run ({found['epoch_seconds']:.2f} s), with the peak resident "
+            "memory above the process's size before the run. Tanno et al.'s Table 1 (MNIST, K80 seconds) as ratios to "
+            "its fastest method is in summary.json (paper): EWC-influence 1, linear influence 1.14 (GD) and 1.67 (SA), "
+            "SGD-influence 18.9. TMC-Shapley is timed with one permutation and scaled to its default 200."
+        ),
+        findings=findings,
+    )

@@ -1,0 +1,75 @@
+"""Tanno et al.'s remaining studies (input noise, poisoning, sample efficiency, speed): each --quick run end to end,
+and the pieces whose answer is known."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+import remedy
+from remedy.cli import main
+from remedy.data import load_dataset
+from remedy.experiments.sample_efficiency import SIZES, cut
+from remedy.models import build_model, train_model
+from remedy.models.config import QUICK_RECIPE
+
+STUDIES = {"input-noise": ["scorers", "removal"], "poisoning": ["scorers", "removal"], "sample-efficiency": ["scorers"]}
+
+
+def _run(name: str, tmp_path: Path) -> dict:
+    assert main(["experiment", name, "--out", str(tmp_path), "--quick", "--threads", "2"]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (tmp_path / "report.html").read_text().count("data:image/png;base64,") >= 1 or name == "speed"
+    return summary
+
+
+def test_every_study_is_listed(capsys) -> None:
+    assert main(["experiment", "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in [*STUDIES, "speed"])
+
+
+def test_input_noise_and_poisoning_rank_every_scorer_and_remove_beside_their_controls(tmp_path: Path) -> None:
+    for name, every in (("input-noise", "every noisy image"), ("poisoning", "all the poison")):
+        summary = _run(name, tmp_path / name)
+        assert list(summary)[:2] == STUDIES[name]
+        run = summary["runs"][0]
+        assert {"nothing", every, "random"} <= set(run["removal"]) and set(run["scorers"]) <= set(run["removal"])
+        shares = {label: row["top_share"] for label, row in run["scorers"].items()}
+        assert all(0.0 <= share <= 1.0 for share in shares.values())
+        base_rate = run["n_corrupted"] / 898
+        assert abs(shares["random"] - base_rate) < 0.1  # a random third holds about the base rate
+        assert run["removal"]["nothing"]["minus_nothing"]["mean"] == 0.0
+
+
+def test_sample_efficiency_measures_every_size(tmp_path: Path) -> None:
+    summary = _run("sample-efficiency", tmp_path)
+    for rows in summary["scorers"].values():
+        assert [row["size"] for row in rows] == list(SIZES) and len(SIZES) >= 5
+        assert all(row["removed_chosen_minus_nothing"] is not None for row in rows)
+
+
+def test_a_cut_query_keeps_that_share_of_the_failures_and_of_the_correct_predictions() -> None:
+    data = load_dataset("digits")
+    model, _ = train_model(build_model("mlp", (1, 8, 8), 10, 0), data.train, config=QUICK_RECIPE, seed=0)
+    query = remedy.split_test(model, data.test, seed=0).query
+    failed = torch.isin(query.guard_index, query.index)
+    for size in (0.1, 0.5, 1.0):
+        shown = cut(query, size)
+        assert len(shown.failures) == max(2, round(size * len(query.failures)))
+        assert torch.equal(shown.index, query.index[: len(shown.failures)])
+        correct = len(shown.guard) - len(shown.failures)
+        assert correct == round(size * int((~failed).sum()))
+        assert bool(torch.isin(shown.index, shown.guard_index).all())
+        assert torch.equal(shown.guard.y, query.guard.y[torch.isin(query.guard_index, shown.guard_index)])
+
+
+def test_the_speed_table_counts_epochs_of_an_epoch_measured_in_the_same_run(tmp_path: Path) -> None:
+    summary = _run("speed", tmp_path)
+    epoch = summary["epoch_seconds"]
+    assert epoch > 0 and summary["run"]["epoch_seconds"] == epoch
+    for row in summary["epochs"].values():
+        assert row["runs"] == [s / epoch for s in row["seconds"]] and row["peak_rss_mb"] >= 0
+    assert summary["paper"]["sgd-influence"]["ratio"] == 185.0 / 9.8
