@@ -124,6 +124,10 @@ def gaussian_noise(x: Tensor, y: Tensor, classes: list[int], fraction: float, st
     return Corruption(noisy, y, y, mask)
 
 
+def _mean_probability(models: Sequence[nn.Module], x: Tensor) -> Tensor:
+    return torch.stack([torch.softmax(m(x), -1) for m in models]).mean(0)
+
+
 def fgsm(
     x: Tensor,
     y: Tensor,
@@ -141,14 +145,15 @@ def fgsm(
     adversarial, predicted = [], []
     for start in range(0, len(x), batch_size):
         part = x[start : start + batch_size].detach().clone().requires_grad_(True)
-        probs = torch.stack([torch.softmax(v(part), -1) for v in victims]).mean(0)
-        loss = torch.nn.functional.nll_loss(probs.clamp_min(1e-12).log(), y[start : start + batch_size])
+        loss = torch.nn.functional.nll_loss(
+            _mean_probability(victims, part).clamp_min(1e-12).log(), y[start : start + batch_size]
+        )
         (step,) = torch.autograd.grad(loss, part)
         moved = part.detach() + epsilon * step.sign()
         if low is not None or high is not None:
             moved = moved.clamp(low, high)
         with torch.no_grad():
-            predicted.append(torch.stack([torch.softmax(v(moved), -1) for v in victims]).mean(0).argmax(-1))
+            predicted.append(_mean_probability(victims, moved).argmax(-1))
         adversarial.append(moved)
     return torch.cat(adversarial), torch.cat(predicted)
 

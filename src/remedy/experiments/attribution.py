@@ -78,8 +78,9 @@ NO_SELF = {
 NOT_RUN = {
     "tmc-shapley": "one truncated permutation is hundreds of scikit-learn fits of 1-3 s each on 5,000 examples "
     "(hours for both models' clean and noisy runs); --quick runs it on 1,000 examples with one permutation",
-    "magic": "its backward replay carries one tangent per query through every step: about 33 MLP epochs per query "
-    "(measured, 10 queries), so 500 queries cost about 16,500 epochs, five times TRAK-50's; --quick runs it on 100",
+    "magic": "its backward replay carries one tangent per query through every recorded step: 366 epochs for the 100 "
+    "queries of --quick, so about 1,800 epochs for these 500 (extrapolated), beyond a tenth of TRAK-50's cost; a "
+    "full run was started and stopped unfinished; --quick runs it",
 }
 """Scorers left out at full scale, and why (the row says so instead of a number)."""
 

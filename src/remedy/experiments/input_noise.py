@@ -11,21 +11,11 @@ from typing import Any
 
 from remedy.data import Corruption, DatasetSplit, salt_and_pepper
 from remedy.experiments.base import EXPERIMENTS, Result
-from remedy.experiments.studies import (
-    CLASSES,
-    FRACTION,
-    corrupted_study,
-    random_set,
-    rank_every_scorer,
-    removal_rows,
-)
+from remedy.experiments.studies import CLASSES, FRACTION, corrupted_study, corruption_run
 from remedy.experiments.study_report import resumed, study_result, tables
 
 AMOUNT = 0.5
 """The fraction of a noisy image's pixels set to black or white."""
-
-TOP = 1000
-"""The causes removed: each scorer's top 1,000 of the 3,000 training images (Tanno et al.); a third in ``--quick``."""
 
 EVERY = "every noisy image"
 
@@ -39,19 +29,7 @@ def corrupt(data: DatasetSplit, seed: int) -> Corruption:
 
 def study(seed: int, quick: bool) -> dict[str, Any]:
     """One seed: every scorer's ranking against the noisy images, and the removal of its top causes."""
-    found = corrupted_study(seed, quick, corrupt, record=not quick)
-    top = TOP if not quick else found.problem.posterior.n // 3
-    rows, sets = rank_every_scorer(found, quick, top)
-    sets[EVERY] = found.corruption.mask.nonzero().flatten()
-    sets["random"] = random_set(found, top)
-    return {
-        "seed": seed,
-        "top": top,
-        "n_corrupted": found.corruption.n_corrupted,
-        "query_failures": len(found.problem.split.query.failures),
-        "scorers": rows,
-        "removal": removal_rows(found, sets),
-    }
+    return {"seed": seed} | corruption_run(corrupted_study(seed, quick, corrupt, record=not quick), quick, EVERY)
 
 
 @EXPERIMENTS.register("input-noise")

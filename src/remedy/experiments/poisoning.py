@@ -12,14 +12,7 @@ from torch import nn
 
 from remedy.data import Corruption, DatasetSplit, fgsm_poison
 from remedy.experiments.base import EXPERIMENTS, Result
-from remedy.experiments.studies import (
-    CLASSES,
-    FRACTION,
-    corrupted_study,
-    random_set,
-    rank_every_scorer,
-    removal_rows,
-)
+from remedy.experiments.studies import CLASSES, FRACTION, corrupted_study, corruption_run
 from remedy.experiments.study_report import resumed, study_result, tables
 from remedy.models import build_model, train_model
 from remedy.models.config import QUICK_RECIPE, RECIPE
@@ -30,9 +23,6 @@ EPSILON = 0.2
 
 VICTIMS = 2
 """Clean models the images are crafted against (an ensemble: the poison transfers to the model trained on it)."""
-
-TOP = 1000
-"""The causes removed: each scorer's top 1,000 of the 3,000 training images (a third in ``--quick``)."""
 
 EVERY = "all the poison"
 
@@ -61,20 +51,8 @@ def study(seed: int, quick: bool) -> dict[str, Any]:
         made["relabelled"] = int((c.y != c.true_y).sum())
         return c
 
-    found = corrupted_study(seed, quick, corrupt, record=not quick)
-    top = TOP if not quick else found.problem.posterior.n // 3
-    rows, sets = rank_every_scorer(found, quick, top)
-    sets[EVERY] = found.corruption.mask.nonzero().flatten()
-    sets["random"] = random_set(found, top)
-    return {
-        "seed": seed,
-        "top": top,
-        "n_corrupted": found.corruption.n_corrupted,
-        "relabelled": made["relabelled"],
-        "query_failures": len(found.problem.split.query.failures),
-        "scorers": rows,
-        "removal": removal_rows(found, sets),
-    }
+    run = corruption_run(corrupted_study(seed, quick, corrupt, record=not quick), quick, EVERY)
+    return {"seed": seed, "relabelled": made["relabelled"]} | run
 
 
 @EXPERIMENTS.register("poisoning")

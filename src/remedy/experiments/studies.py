@@ -36,6 +36,9 @@ COSTLY = {
 }
 """Scorers not run on the full MNIST studies, and why (the scikit-learn digits version runs them)."""
 
+TOP = 1000
+"""The causes removed: each scorer's top 1,000 of the 3,000 training images (Tanno et al.); a third in ``--quick``."""
+
 QUICK_SCORERS = ("ewc-influence", "puma", "self-loss", "random")
 """The scorers of a ``--quick`` run: the paper's, the default and its peer, a few minutes in all."""
 
@@ -131,6 +134,22 @@ def rank_every_scorer(study: Study, quick: bool, top: int) -> tuple[dict[str, An
         rows[label] = ranking_row(found.values, study.corruption.mask, top) | {"epochs": epochs}
         sets[label] = found.ranking()[:top]
     return rows, sets
+
+
+def corruption_run(study: Study, quick: bool, every: str) -> dict[str, Any]:
+    """One seed's measures: every scorer's ranking against the corrupted mask, and the removal of its top
+    :data:`TOP` causes beside removing every corrupted image (the set named ``every``) and a random set as large."""
+    top = TOP if not quick else study.problem.posterior.n // 3
+    rows, sets = rank_every_scorer(study, quick, top)
+    sets[every] = study.corruption.mask.nonzero().flatten()
+    sets["random"] = random_set(study, top)
+    return {
+        "top": top,
+        "n_corrupted": study.corruption.n_corrupted,
+        "query_failures": len(study.problem.split.query.failures),
+        "scorers": rows,
+        "removal": removal_rows(study, sets),
+    }
 
 
 def random_set(study: Study, count: int) -> Tensor:
