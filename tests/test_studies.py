@@ -41,7 +41,9 @@ def test_input_noise_and_poisoning_rank_every_scorer_and_remove_beside_their_con
         assert all(0.0 <= share <= 1.0 for share in shares.values())
         base_rate = run["n_corrupted"] / 898
         assert abs(shares["random"] - base_rate) < 0.1  # a random third holds about the base rate
-        assert run["removal"]["nothing"]["minus_nothing"]["mean"] == 0.0
+        nothing = run["removal"]["nothing"]["net_change"]
+        for row in run["removal"].values():  # each paired difference is its row's net change minus nothing's
+            assert abs(row["minus_nothing"]["mean"] - (row["net_change"] - nothing)) < 1e-9
 
 
 def test_sample_efficiency_measures_every_size(tmp_path: Path) -> None:
