@@ -24,12 +24,13 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
+import torch
 from safetensors.torch import load_file
 
 import remedy
 from remedy.data import load_dataset
 from remedy.examples import Examples
+from remedy.identify import Scores
 from remedy.io import save_weights
 from remedy.models import build_model
 from remedy.pipeline import DemoConfig, corrupt
@@ -80,9 +81,9 @@ def main() -> None:
                 start = time.perf_counter()
                 subprocess.run(command, env=env, check=True, capture_output=True)
                 times.append(time.perf_counter() - start)
-                scores = pd.read_csv(out / "scores.csv")["score"]
+                scores = Scores.load(out / "scores.csv").values
                 first = scores if first is None else first
-                same = same and scores.equals(first)
+                same = same and torch.equal(scores, first)
             seconds = statistics.median(times)
             base = base or seconds
             print(f"| {method} | {processes} × {threads} | {seconds:.1f} | {base / seconds:.2f} | {same} |", flush=True)

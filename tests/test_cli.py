@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from remedy.cli import main
+from remedy.identify.scores import COLUMN
 from remedy.io import load_weights
 from remedy.models import build_model
 
@@ -48,7 +49,7 @@ def test_demo_writes_the_whole_evidence(tmp_path: Path, capsys) -> None:
     ]
     assert set(summary["detection"]) >= {"auc", "random_auc", "oracle_auc", "found_at_10pct"}
     scores = pd.read_csv(out / "scores.csv")
-    assert list(scores.columns) == ["index", "given_label", "true_label", "corrupted", "score"]
+    assert list(scores.columns) == ["index", "given_label", "true_label", "corrupted", COLUMN]
     assert len(scores) == summary["n_train"] and scores["corrupted"].sum() == summary["n_corrupted"]
     assert load_file(str(out / "finetune.safetensors"))
     original = build_model("mlp", (2,), 2, seed=99)

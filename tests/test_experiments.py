@@ -101,7 +101,8 @@ def test_long_experiments(name: str, tmp_path: Path) -> None:
         assert all({"lds", "detection_auc", "epochs"} <= set(row) for row in summary["models"]["mlp"].values())
         mlp = summary["models"]["mlp"]
         assert all("detection_self_auc" in mlp[row] for row in ("linear-influence", "tracin", "representer", "trak"))
-        assert mlp["trak[models=10]"]["lds"] is not None
+        # an ensemble of ten TRAK members ranks better than one (full protocol: 0.336 against about 0.1)
+        assert 0.0 < mlp["trak"]["lds"] < mlp["trak[models=10]"]["lds"] <= 1.0
 
 
 def test_unknown_experiment_is_one_line(capsys) -> None:

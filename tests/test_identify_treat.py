@@ -7,6 +7,7 @@ import torch
 
 import remedy
 from remedy.evaluate import detection_curve
+from remedy.identify.scores import COLUMN
 from remedy.treat.relabel import corrected_labels
 from remedy.update import EWC, laplace_penalty
 
@@ -89,7 +90,16 @@ def test_scores_round_trip(problem: dict, tmp_path) -> None:
     path = scores.save(tmp_path / "scores.csv", corrupted=problem["mask"].int())
     loaded = remedy.Scores.load(path)
     torch.testing.assert_close(loaded.values, scores.values)
-    assert list(scores.to_frame(corrupted=problem["mask"].int()).columns) == ["index", "corrupted", "score"]
+    assert list(scores.to_frame(corrupted=problem["mask"].int()).columns) == ["index", "corrupted", COLUMN]
+    assert "larger = more harmful" in path.read_text().splitlines()[0]
+    top = int(scores.ranking()[0])
+    assert "larger = more harmful" in repr(scores) and f"[{top}," in repr(scores)
+
+
+def test_scores_load_a_plain_score_column(tmp_path) -> None:
+    path = tmp_path / "mine.csv"
+    path.write_text("index,score\n1,0.5\n0,2.0\n")
+    assert remedy.Scores.load(path).values.tolist() == [2.0, 0.5]
 
 
 @pytest.mark.parametrize("method", ["finetune-failures", "finetune-failures-removed"])

@@ -51,14 +51,30 @@ def test_an_interval_that_ignored_the_seeds_would_undercover() -> None:
     assert covered_full / 200 >= 0.9 and covered_test / 200 < 0.8
 
 
-def test_the_paired_difference_is_the_difference_of_the_rows() -> None:
-    gen = torch.Generator().manual_seed(1)
-    a, b = simulate(gen, 300, 3, 0.01, 0.03), simulate(gen, 300, 2, 0.01, 0.0)
-    diff = difference_interval(a, b)
-    assert diff.mean == pytest.approx(change_interval(a).mean - change_interval(b).mean, abs=1e-12)
-    assert diff.lo < diff.mean < diff.hi
-    same = difference_interval(a, a)
-    assert same.mean == 0.0 and same.test_sd == 0.0
+def paired_rows(gen: torch.Generator, n: int, seeds: tuple[int, int], seed_sd: float) -> tuple[torch.Tensor, ...]:
+    """Two rows on the same ``n`` examples that share a per-example part (an example one row fixes the other tends to
+    fix too), the first with 0.03 more of its own effect than the second."""
+    shared = 3 * simulate(gen, n, 1, 0.0, 0.02)
+    return shared + simulate(gen, n, seeds[0], seed_sd, 0.03), shared + simulate(gen, n, seeds[1], seed_sd, 0.0)
+
+
+@pytest.mark.parametrize("seeds, seed_sd", [((1, 1), 0.0), ((3, 2), 0.02)])
+def test_the_paired_difference_covers_the_true_difference_and_uses_the_pairing(
+    seeds: tuple[int, int], seed_sd: float
+) -> None:
+    truth_gen = torch.Generator().manual_seed(99)
+    truth = float(simulate(truth_gen, 400_000, 1, 0.0, 0.03).mean() - simulate(truth_gen, 400_000, 1, 0.0, 0.0).mean())
+    gen = torch.Generator().manual_seed(sum(seeds))
+    covered, narrower = 0, 0
+    for t in range(200):
+        a, b = paired_rows(gen, 400, seeds, seed_sd)
+        diff = difference_interval(a, b, seed=t)
+        assert diff.mean == pytest.approx(float(a.mean() - b.mean()), abs=1e-12)
+        covered += diff.lo <= truth <= diff.hi
+        apart = (change_interval(a, seed=t).test_sd ** 2 + change_interval(b, seed=t).test_sd ** 2) ** 0.5
+        narrower += diff.test_sd < 0.6 * apart  # the shared part cancels in the paired difference
+    assert 0.90 <= covered / 200 <= 0.99, covered
+    assert narrower == 200
 
 
 def test_each_treatment_over_seeds_is_paired_with_the_default_on_its_own_seed() -> None:

@@ -65,8 +65,12 @@ def test_steps_stream_backwards_and_find_the_examples_they_used(run: dict) -> No
     example = int(trajectory[3].batch[0])
     used = trajectory.steps_with(torch.tensor([example]))
     assert 3 in used and all(example in trajectory.batches()[t].tolist() for t in used)
-    total = sum(len(b) for b in trajectory.batches())
-    assert total == sum(1 for b in trajectory.batches() for _ in b)
+    fit_part, _ = validation_split(len(run["train"]), run["config"].val_fraction, 0)
+    batches, per_epoch = trajectory.batches(), -(-len(fit_part) // run["config"].batch_size)
+    assert len(batches) % per_epoch == 0  # whole epochs: every epoch sees each fitted example exactly once
+    for first in range(0, len(batches), per_epoch):
+        epoch = torch.cat(batches[first : first + per_epoch])
+        assert sorted(epoch.tolist()) == sorted(fit_part.tolist())
     per_step = trajectory.bytes_per_step
     n_params = trajectory.n_params
     assert 4 * n_params <= per_step <= 4 * n_params + 8 * 16 + 8 + 400  # parameters, batch, lr, file headers

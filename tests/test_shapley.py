@@ -61,9 +61,24 @@ def test_tmc_equals_exact_shapley_within_its_standard_error_and_is_efficient() -
     estimate = tmc(utility, 8, permutations=2000, tolerance=0.0, seed=0, convergence=0.0)
     assert estimate.permutations == 2000
     assert bool(((estimate.values - exact).abs() <= 4 * estimate.stderr + 1e-9).all())
+    assert int(exact.argmin()) == 6 and int(estimate.values.argmin()) == 6  # the planted harmful point
+
+
+def test_truncation_skips_the_rest_of_a_permutation_once_its_utility_is_within_tolerance() -> None:
+    """Each truncated permutation's marginals add up to U(prefix) − U(∅) with |U(D) − U(prefix)| < tolerance·|U(D)|,
+    so the values add up to U(D) − U(∅) within that, and the skipped tails cost no utility calls."""
+    utility, calls = small_utility(), []
+
+    def counted(indices: torch.Tensor) -> float:
+        calls.append(len(indices))
+        return utility(indices)
+
     full, empty = utility(torch.arange(8)), utility(torch.zeros(0, dtype=torch.long))
-    assert abs(float(estimate.values.sum()) - (full - empty)) < 1e-12  # efficiency: the values add up to U(D) − U(∅)
-    assert abs(float(exact.sum()) - (full - empty)) < 1e-12 and int(exact.argmin()) == 6  # the planted harmful point
+    estimate = tmc(counted, 8, permutations=40, tolerance=0.1, seed=0, convergence=0.0)
+    assert abs(float(estimate.values.sum()) - (full - empty)) < 0.1 * abs(full)
+    assert len(calls) < 1 + 40 * (1 + 8) * 0.7  # a full pass costs 1 + 8 calls per permutation
+    untruncated = tmc(utility, 8, permutations=40, tolerance=0.0, seed=0, convergence=0.0)
+    assert not torch.equal(untruncated.values, estimate.values)
 
 
 def test_both_shapley_scorers_rank_planted_flips_above_chance(problem: dict) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from remedy.cli import main
 from remedy.identify import DEFAULT_SCORER
+from remedy.identify.scores import COLUMN
 
 ROOT = Path(__file__).parents[1]
 EXAMPLE = f"{ROOT / 'examples' / 'digits_task.py'}:build"
@@ -45,7 +46,7 @@ def test_diagnose_repair_report_on_the_worked_example(tmp_path: Path, capsys) ->
     diagnosis, repaired = tmp_path / "diagnosis", tmp_path / "repair"
     assert main(["diagnose", "--task", EXAMPLE, "--out", str(diagnosis)]) == 0
     scores = pd.read_csv(diagnosis / "scores.csv")
-    assert list(scores.columns) == ["index", "score"] and len(scores) == 898
+    assert list(scores.columns) == ["index", COLUMN] and len(scores) == 898
     summary = json.loads((diagnosis / "summary.json").read_text())
     assert summary["identify"]["method"] == DEFAULT_SCORER and summary["detection"]["auc"] > 0.6  # mask given
     args = ["repair", "--task", EXAMPLE, "--causes", str(diagnosis / "scores.csv"), "--out", str(repaired)]

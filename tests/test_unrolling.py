@@ -62,10 +62,11 @@ def test_the_standard_deviation_loss_is_thudis_formula() -> None:
     assert training_objective(cross_entropy, remedy.TrainConfig()) is cross_entropy
 
 
-def test_removal_takes_the_contribution_back(sgd_run: dict) -> None:
+def test_removal_lands_near_the_run_replayed_without_the_causes(sgd_run: dict) -> None:
     posterior = sgd_run["posterior"]
     causes = torch.nonzero(sgd_run["mask"]).flatten()[:5]
     guard = remedy.split_test(posterior.model, sgd_run["test"], seed=0).query.guard
     removed = remedy.repair(posterior, causes, "unrolling", guard=guard, delta=1.0).model
-    moved = torch.cat([p.detach().reshape(-1) for p in removed.parameters()]).double() - posterior.theta().double()
-    torch.testing.assert_close(moved, -unrolled_contribution(posterior, causes), rtol=1e-5, atol=1e-7)
+    theta = torch.cat([p.detach().reshape(-1) for p in removed.parameters()]).double()
+    replayed, original = replay_without(posterior, causes).double(), posterior.theta().double()
+    assert float((theta - replayed).norm()) < 0.1 * float((original - replayed).norm())

@@ -42,6 +42,7 @@ from remedy.evaluate.scoreboard import (
 )
 from remedy.examples import as_examples
 from remedy.identify import DEFAULT_SCORER, SCORERS, Scores, identify
+from remedy.identify.scores import SIGN
 from remedy.io import atomic_write, save_weights, to_jsonable, write_json
 from remedy.methods import parse_method
 from remedy.metrics import METRICS
@@ -308,7 +309,7 @@ def describe(problem: Problem, scores: Scores, mode_causes: Mapping[str, list[in
             "method": scores.method,
             "seconds": scores.seconds,
             "options": scores.options,
-            "sign": "larger = more harmful",
+            "sign": SIGN,
             **({"estimated_count": scores.count} if scores.count is not None else {}),
             **({"details": scores.details} if scores.details else {}),
         },

@@ -11,7 +11,14 @@ from typing import Any
 
 from remedy.data import Corruption, DatasetSplit, salt_and_pepper
 from remedy.experiments.base import EXPERIMENTS, Result
-from remedy.experiments.studies import CLASSES, FRACTION, corrupted_study, corruption_run
+from remedy.experiments.studies import (
+    CLASSES,
+    FRACTION,
+    corrupted_study,
+    corruption_run,
+    dataset_for,
+    left_out,
+)
 from remedy.experiments.study_report import resumed, study_result, tables
 
 AMOUNT = 0.5
@@ -27,19 +34,29 @@ def corrupt(data: DatasetSplit, seed: int) -> Corruption:
     return salt_and_pepper(x, data.train.y, list(CLASSES), FRACTION, AMOUNT, seed, float(x.min()), float(x.max()))
 
 
-def study(seed: int, quick: bool) -> dict[str, Any]:
+def study(seed: int, quick: bool, dataset: str) -> dict[str, Any]:
     """One seed: every scorer's ranking against the noisy images, and the removal of its top causes."""
-    return {"seed": seed} | corruption_run(corrupted_study(seed, quick, corrupt, record=not quick), quick, EVERY)
+    made = corrupted_study(seed, quick, corrupt, dataset, record=not quick)
+    return {"seed": seed} | corruption_run(made, quick, EVERY)
 
 
 @EXPERIMENTS.register("input-noise")
-def input_noise(seed: int, quick: bool, *, work: Path | None = None, seeds: list[int] | None = None) -> Result:
+def input_noise(
+    seed: int,
+    quick: bool,
+    *,
+    work: Path | None = None,
+    seeds: list[int] | None = None,
+    settings: list[str] | None = None,
+) -> Result:
+    dataset = dataset_for(quick, settings)
     seeds = seeds or list(range(seed, seed + (1 if quick else 3)))
-    runs = [resumed(work, "input-noise", s, quick, study) for s in seeds]
-    settings = {"seeds": seeds, "amount": AMOUNT, "fraction": FRACTION, "classes": list(CLASSES), "top": runs[0]["top"]}
+    runs = [resumed(work, f"input-noise-{dataset}", s, quick, lambda s, q: study(s, q, dataset)) for s in seeds]
+    chosen = {"seeds": seeds, "dataset": dataset, "amount": AMOUNT, "fraction": FRACTION, "classes": list(CLASSES)}
+    chosen |= {"top": runs[0]["top"], "left_out": left_out(quick, dataset)}
     return study_result(
-        "Harmless input noise: salt-and-pepper on 30 % of classes 1, 6, 7, 9",
-        tables(runs) | {"runs": runs, "settings": settings},
+        f"Harmless input noise: salt-and-pepper on 30 % of classes 1, 6, 7, 9 ({dataset})",
+        tables(runs) | {"runs": runs, "settings": chosen},
         (
             f"Salt-and-pepper noise ({AMOUNT:.0%} of the pixels black or white) on {FRACTION:.0%} of the training "
             "images of classes 1, 6, 7 and 9, labels unchanged; θ̂ trained on them with the benchmarks' recipe; the "

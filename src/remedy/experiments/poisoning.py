@@ -12,7 +12,14 @@ from torch import nn
 
 from remedy.data import Corruption, DatasetSplit, fgsm_poison
 from remedy.experiments.base import EXPERIMENTS, Result
-from remedy.experiments.studies import CLASSES, FRACTION, corrupted_study, corruption_run
+from remedy.experiments.studies import (
+    CLASSES,
+    FRACTION,
+    corrupted_study,
+    corruption_run,
+    dataset_for,
+    left_out,
+)
 from remedy.experiments.study_report import resumed, study_result, tables
 from remedy.models import build_model, train_model
 from remedy.models.config import QUICK_RECIPE, RECIPE
@@ -39,7 +46,7 @@ def victims(data: DatasetSplit, seed: int, quick: bool) -> list[nn.Module]:
     return out
 
 
-def study(seed: int, quick: bool) -> dict[str, Any]:
+def study(seed: int, quick: bool, dataset: str) -> dict[str, Any]:
     """One seed: the poisoned training set, every scorer's ranking against the poison, and the removal of its top
     causes beside removing all of it."""
     made: dict[str, Any] = {}
@@ -51,16 +58,26 @@ def study(seed: int, quick: bool) -> dict[str, Any]:
         made["relabelled"] = int((c.y != c.true_y).sum())
         return c
 
-    run = corruption_run(corrupted_study(seed, quick, corrupt, record=not quick), quick, EVERY)
+    run = corruption_run(corrupted_study(seed, quick, corrupt, dataset, record=not quick), quick, EVERY)
     return {"seed": seed, "relabelled": made["relabelled"]} | run
 
 
 @EXPERIMENTS.register("poisoning")
-def poisoning(seed: int, quick: bool, *, work: Path | None = None, seeds: list[int] | None = None) -> Result:
+def poisoning(
+    seed: int,
+    quick: bool,
+    *,
+    work: Path | None = None,
+    seeds: list[int] | None = None,
+    settings: list[str] | None = None,
+) -> Result:
+    dataset = dataset_for(quick, settings)
     seeds = seeds or list(range(seed, seed + (1 if quick else 3)))
-    runs = [resumed(work, "poisoning", s, quick, study) for s in seeds]
-    settings = {
+    runs = [resumed(work, f"poisoning-{dataset}", s, quick, lambda s, q: study(s, q, dataset)) for s in seeds]
+    chosen = {
         "seeds": seeds,
+        "dataset": dataset,
+        "left_out": left_out(quick, dataset),
         "epsilon": EPSILON,
         "victims": VICTIMS,
         "fraction": FRACTION,
@@ -68,8 +85,8 @@ def poisoning(seed: int, quick: bool, *, work: Path | None = None, seeds: list[i
         "top": runs[0]["top"],
     }
     return study_result(
-        "Adversarial poisoning: FGSM images replace 30 % of classes 1, 6, 7, 9",
-        tables(runs) | {"runs": runs, "settings": settings},
+        f"Adversarial poisoning: FGSM images replace 30 % of classes 1, 6, 7, 9 ({dataset})",
+        tables(runs) | {"runs": runs, "settings": chosen},
         (
             f"{FRACTION:.0%} of the training images of classes 1, 6, 7 and 9 are replaced by FGSM images (ε = "
             f"{EPSILON} in pixel units) crafted against {VICTIMS} models trained separately on the clean training set, "

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from remedy.data import Corruption, DatasetSplit, load_dataset
+from remedy.errors import check
 from remedy.evaluate import detection_curve
 from remedy.evaluate.scoreboard import Trial, difference, measure, random_ranking
 from remedy.examples import Examples
@@ -31,13 +32,22 @@ CLASSES = (1, 6, 7, 9)
 FRACTION = 0.3
 """The fraction of each of those classes' training images corrupted."""
 
-COSTLY = {
-    "tmc-shapley": "hundreds of logistic-regression fits per permutation on 3,000 images: days on 2 cores",
-}
-"""Scorers not run on the full MNIST studies, and why (the scikit-learn digits version runs them)."""
+DATASETS = ("mnist", "digits")
+"""The studies' datasets (``--setting``): MNIST as in the paper, scikit-learn's digits as the small version (no
+CIFAR-10 can be downloaded here)."""
 
-TOP = 1000
-"""The causes removed: each scorer's top 1,000 of the 3,000 training images (Tanno et al.); a third in ``--quick``."""
+COSTLY = {
+    "tmc-shapley": {
+        "mnist": "hundreds of model fits per permutation on 3,000 images: days on 2 cores",
+        "digits": "200 permutations of about 320 epochs each (10 cost about 3,200 epochs on digits pairs)",
+    },
+    "magic": {"mnist": "about 360 epochs per run (docs/causes.md), lost on every selection seed (share 0.10)"},
+    "adaptive": {"mnist": "about 115 epochs per run (docs/causes.md), ten times the default it re-scores"},
+}
+"""Scorers left out of a study's full run, per dataset, and why (each runs in the other dataset's version)."""
+
+TOP = 1 / 3
+"""The causes removed: each scorer's top third of the training set (Tanno et al.: 1,000 of 3,000 MNIST images)."""
 
 QUICK_SCORERS = ("ewc-influence", "puma", "self-loss", "random")
 """The scorers of a ``--quick`` run: the paper's, the default and its peer, a few minutes in all."""
@@ -54,8 +64,14 @@ class Study:
     epoch_seconds: float
 
 
-def dataset_for(quick: bool) -> str:
-    return "digits" if quick else "mnist"
+def dataset_for(quick: bool, settings: list[str] | None = None) -> str:
+    """The one dataset of ``--setting`` (MNIST by default, digits for ``--quick``)."""
+    check(
+        settings is None or (len(settings) == 1 and settings[0] in DATASETS),
+        "--setting",
+        f"one of {', '.join(DATASETS)} for this study",
+    )
+    return settings[0] if settings else ("digits" if quick else "mnist")
 
 
 def class_failures(num_classes: int) -> str:
@@ -64,12 +80,12 @@ def class_failures(num_classes: int) -> str:
 
 
 def corrupted_study(
-    seed: int, quick: bool, corrupt: Callable[[DatasetSplit, int], Corruption], record: bool = False
+    seed: int, quick: bool, corrupt: Callable[[DatasetSplit, int], Corruption], dataset: str, record: bool = False
 ) -> Study:
-    """Corrupt the training set of :func:`dataset_for` with ``corrupt(data, seed)``, train θ̂ on it with the
+    """Corrupt the training set of ``dataset`` with ``corrupt(data, seed)``, train θ̂ on it with the
     benchmarks' recipe (with the trajectory when ``record``), and split the test set by ``seed`` with the failures of
     :data:`CLASSES` as the query."""
-    data = load_dataset(dataset_for(quick))
+    data = load_dataset(dataset)
     corruption = corrupt(data, seed)
     train = Examples(corruption.x, corruption.y)
     shape = tuple(train.x.shape[1:])
@@ -82,11 +98,17 @@ def corrupted_study(
     return Study(setup(task, settings), corruption, settings, trained.epoch_seconds or 1.0)
 
 
-def scorers(quick: bool) -> dict[str, str]:
-    """Row label → scorer name: every registered scorer (those of :data:`COSTLY` left out of the MNIST run), or the
+def scorers(quick: bool, dataset: str) -> dict[str, str]:
+    """Row label → scorer name: every registered scorer (those :data:`COSTLY` on ``dataset`` left out), or the
     :data:`QUICK_SCORERS`."""
-    names = QUICK_SCORERS if quick else [n for n in SCORERS.names() if n not in COSTLY]
+    names = QUICK_SCORERS if quick else [n for n in SCORERS.names() if dataset not in COSTLY.get(n, {})]
     return {name: name for name in names}
+
+
+def left_out(quick: bool, dataset: str) -> dict[str, str]:
+    """The scorers a full run on ``dataset`` leaves out, each with the reason (none in ``--quick``, which runs its
+    own few)."""
+    return {} if quick else {name: why[dataset] for name, why in COSTLY.items() if dataset in why}
 
 
 def score(study: Study, name: str) -> tuple[Scores, float]:
@@ -129,7 +151,7 @@ def rank_every_scorer(study: Study, quick: bool, top: int) -> tuple[dict[str, An
     """Every scorer of :func:`scorers` on the study: its :func:`ranking_row` against the corrupted mask with its
     cost in epochs, and its ``top`` causes."""
     rows, sets = {}, {}
-    for label, name in scorers(quick).items():
+    for label, name in scorers(quick, study.settings.dataset).items():
         found, epochs = score(study, name)
         rows[label] = ranking_row(found.values, study.corruption.mask, top) | {"epochs": epochs}
         sets[label] = found.ranking()[:top]
@@ -139,7 +161,7 @@ def rank_every_scorer(study: Study, quick: bool, top: int) -> tuple[dict[str, An
 def corruption_run(study: Study, quick: bool, every: str) -> dict[str, Any]:
     """One seed's measures: every scorer's ranking against the corrupted mask, and the removal of its top
     :data:`TOP` causes beside removing every corrupted image (the set named ``every``) and a random set as large."""
-    top = TOP if not quick else study.problem.posterior.n // 3
+    top = round(TOP * study.problem.posterior.n)
     rows, sets = rank_every_scorer(study, quick, top)
     sets[every] = study.corruption.mask.nonzero().flatten()
     sets["random"] = random_set(study, top)

@@ -83,6 +83,7 @@ def findings(summary: dict[str, Any], corrupted: str, every: str) -> list[str]:
         )
     best = removal[every]["net_change"]
     lines.append(f"{every}: {best['mean']:+.2f} [{best['interval'][0]:+.2f}, {best['interval'][1]:+.2f}] points")
+    lines += [f"{name} not run on this dataset: {why}" for name, why in summary["settings"].get("left_out", {}).items()]
     return lines
 
 

@@ -13,6 +13,12 @@ from torch import Tensor
 from remedy.errors import check
 from remedy.io import write_csv
 
+SIGN = "larger = more harmful"
+"""The sign convention of every score remedy writes."""
+
+COLUMN = f"score ({SIGN})"
+"""The score's column in ``scores.csv``: the header says which way it points."""
+
 
 @dataclass(frozen=True)
 class Selection:
@@ -49,6 +55,10 @@ class Scores:
     def __len__(self) -> int:
         return len(self.values)
 
+    def __repr__(self) -> str:
+        top = ", ".join(str(int(i)) for i in self.ranking()[:5])
+        return f"Scores(method={self.method!r}, n={len(self)}, {SIGN}, most harmful first: [{top}, …])"
+
     def ranking(self) -> Tensor:
         """Training indices from most to least harmful (ties keep index order)."""
         return torch.argsort(self.values, descending=True, stable=True)
@@ -68,11 +78,12 @@ class Scores:
         return order[self.values[order] > 0]
 
     def to_frame(self, **columns: Tensor) -> pd.DataFrame:
-        """A table ``index, <columns…>, score``, one row per training example in index order."""
+        """A table ``index, <columns…>, score (larger = more harmful)``, one row per training example in index
+        order."""
         frame = pd.DataFrame({"index": range(len(self))})
         for name, column in columns.items():
             frame[name] = column.cpu().numpy()
-        frame["score"] = self.values.double().numpy()
+        frame[COLUMN] = self.values.double().numpy()
         return frame
 
     def save(self, path: str | Path, **columns: Tensor) -> Path:
@@ -81,7 +92,10 @@ class Scores:
 
     @classmethod
     def load(cls, path: str | Path, method: str = "loaded") -> Scores:
+        """Scores from a CSV with an ``index`` column and a score column (``score (larger = more harmful)`` as
+        remedy writes it, or ``score`` with the same sign)."""
         frame = pd.read_csv(path)
-        check("score" in frame and "index" in frame, str(path), "a CSV with columns index and score")
-        values = torch.tensor(frame.sort_values("index")["score"].to_numpy(), dtype=torch.float64)
+        column = next((c for c in (COLUMN, "score") if c in frame), None)
+        check(column is not None and "index" in frame, str(path), f"a CSV with columns index and {COLUMN!r}")
+        values = torch.tensor(frame.sort_values("index")[column].to_numpy(), dtype=torch.float64)
         return cls(values, method)

@@ -28,10 +28,13 @@ def unrolled_contribution(posterior: Posterior, causes: Tensor, at: str = "run")
     the descent steps their gradients added to the run — from the training record's trajectory.
 
     ``P_t`` is the step's own scaling: the learning rate for SGD (with momentum, each gradient keeps contributing
-    to later steps through the momentum buffer); for Adam, ``lr / (√v̂_t + ε)`` with the second-moment estimate
-    replayed from the recorded batches (the causes' effect on ``v`` itself, and on the first moment's later steps,
-    are second order and left out). ``at="start"`` is Thudi et al.'s single-gradient form: every gradient taken at
-    the initial weights θ_0 instead of at θ_t (cheaper: one gradient per cause, no replay).
+    to later steps through the momentum buffer). Adam's step ``lr · m̂_t / (√v̂_t + ε)`` is not linear in the
+    gradient — removing the causes changes the second moment as much as the first, to first order — so for Adam
+    the contribution of step t is that step minus the same step with the causes' terms left out of both moments,
+    the moments replayed from the recorded batches at the recorded iterates. In every case the gradients are those
+    of the recorded run: how the removal would have moved the other examples' gradients (curvature feedback) is
+    left out. ``at="start"`` is Thudi et al.'s single-gradient form: every gradient taken at the initial weights θ_0
+    instead of at θ_t (cheaper: one gradient per cause, no replay).
     """
     check(at in ("run", "start"), "at", f"'run' or 'start', got {at!r}")
     trajectory = posterior.record.trajectory
@@ -42,7 +45,8 @@ def unrolled_contribution(posterior: Posterior, causes: Tensor, at: str = "run")
     eps, momentum = optimizer.get("eps", 1e-8), optimizer.get("momentum", 0.0) or 0.0
     wanted = causes.cpu()
     zeros = torch.zeros(trajectory.n_params, dtype=torch.float64)
-    total, buffer, first, second = zeros.clone(), zeros.clone(), zeros.clone(), zeros.clone()
+    total, buffer = zeros.clone(), zeros.clone()
+    moments = {"with": [zeros.clone(), zeros.clone()], "without": [zeros.clone(), zeros.clone()]}
     initial = trajectory.initial() if at == "start" else None
     for step in trajectory.iterate():
         members = step.batch[torch.isin(step.batch, wanted)]
@@ -58,10 +62,13 @@ def unrolled_contribution(posterior: Posterior, causes: Tensor, at: str = "run")
             batch = posterior.train.take(step.batch).to(posterior.device)
             grad = _gradient(posterior, step.before, batch, torch.full((size,), 1.0 / size))
             t = step.index + 1
-            first.mul_(beta1).add_((1 - beta1) * own)  # the causes' share of the first moment
-            second.mul_(beta2).add_((1 - beta2) * grad.square())
-            scale = step.lr / ((second / (1 - beta2**t)).sqrt() + eps) / (1 - beta1**t)
-            total -= scale * first
+            moved = {}
+            for key, g in (("with", grad), ("without", grad - own)):
+                first, second = moments[key]
+                first.mul_(beta1).add_((1 - beta1) * g)
+                second.mul_(beta2).add_((1 - beta2) * g.square())
+                moved[key] = step.lr * first / (1 - beta1**t) / ((second / (1 - beta2**t)).sqrt() + eps)
+            total -= moved["with"] - moved["without"]
         elif momentum:
             buffer.mul_(momentum).add_(own)
             total -= step.lr * buffer
@@ -74,8 +81,9 @@ def unrolled_contribution(posterior: Posterior, causes: Tensor, at: str = "run")
 def unrolling(
     posterior: Posterior, causes: Tensor, guard: Examples, *, at: str = "run", scale: float = 1.0
 ) -> nn.Module:
-    """``θ = θ̂ − scale · (θ̂ − θ̂_{∖C})``: the causes' first-order contribution ``θ̂ − θ̂_{∖C} ≈ −Σ_t P_t Σ_{z ∈ C ∩ B_t}
-    ∇ℓ_z(θ_t) / |B_t|`` (:func:`unrolled_contribution`) taken back. Accurate when the weights moved little during
+    """``θ = θ̂ − scale · (θ̂ − θ̂_{∖C})``: the causes' contribution along the recorded run ``θ̂ − θ̂_{∖C} ≈ −Σ_t P_t
+    Σ_{z ∈ C ∩ B_t} ∇ℓ_z(θ_t) / |B_t|`` (:func:`unrolled_contribution`; Adam's steps taken with and without them)
+    taken back. Accurate when the weights moved little during
     training, which training with ``TrainConfig(sd_regularizer=λ)`` (Thudi et al.'s standard-deviation loss)
     encourages. Cost: one gradient per step that saw a cause (for Adam, one batch gradient per step to replay its
     second moment)."""
