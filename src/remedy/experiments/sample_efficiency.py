@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from remedy.data.split import QueryHalf
+from remedy.errors import check
 from remedy.evaluate.scoreboard import Trial, choose_count, measure
 from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.experiments.causes import SETTINGS, config_for
@@ -50,9 +51,22 @@ def cut(query: QueryHalf, size: float) -> QueryHalf:
     )
 
 
-def study(seed: int, quick: bool) -> dict[str, Any]:
-    """One seed of the demo's setting (digits pairs for ``--quick``): every scorer at every query size."""
-    setting = SETTINGS["digits-pairs" if quick else "mnist-pairs"]
+SETTINGS_RUN = ("mnist-pairs", "digits-pairs")
+"""``--setting``: the demo's label noise on MNIST (the default) or on scikit-learn's digits."""
+
+
+def setting_for(quick: bool, settings: list[str] | None) -> str:
+    check(
+        settings is None or (len(settings) == 1 and settings[0] in SETTINGS_RUN),
+        "--setting",
+        f"one of {', '.join(SETTINGS_RUN)} for this study",
+    )
+    return settings[0] if settings else ("digits-pairs" if quick else "mnist-pairs")
+
+
+def study(seed: int, quick: bool, name: str) -> dict[str, Any]:
+    """One seed of the setting ``name``: every scorer at every query size."""
+    setting = SETTINGS[name]
     names = QUICK_SCORERS if quick else SCORERS_RUN
     config = replace(config_for(setting, seed, quick), compare=(), peers=(), treat=("finetune",), treatment_seeds=1)
     task, _ = demo_task(replace(config, compare=names))  # the record, when a scorer needs it
@@ -130,15 +144,24 @@ def figure(table: dict[str, Any], key: str, label: str) -> str:
 
 
 @EXPERIMENTS.register("sample-efficiency")
-def sample_efficiency(seed: int, quick: bool, *, work: Path | None = None, seeds: list[int] | None = None) -> Result:
+def sample_efficiency(
+    seed: int,
+    quick: bool,
+    *,
+    work: Path | None = None,
+    seeds: list[int] | None = None,
+    settings: list[str] | None = None,
+) -> Result:
+    name = setting_for(quick, settings)
     seeds = seeds or list(range(seed, seed + (1 if quick else 3)))
-    runs = [resumed(work, "sample-efficiency", s, quick, study) for s in seeds]
+    runs = [resumed(work, f"sample-efficiency-{name}", s, quick, lambda s, q: study(s, q, name)) for s in seeds]
     table = tables(runs)
     return Result(
-        title="Sample efficiency: the diagnosis from 5 % to 100 % of the query failures",
-        summary={"scorers": table, "runs": runs, "settings": {"seeds": seeds, "sizes": list(SIZES)}},
+        title=f"Sample efficiency: the diagnosis from 5 % to 100 % of the query failures ({name})",
+        summary={"scorers": table, "runs": runs, "settings": {"seeds": seeds, "sizes": list(SIZES), "setting": name}},
         description=(
-            "The demo's label noise (MNIST, 30 % of 1↔7, 4↔9, 3↔5 flipped; digits pairs for --quick). The query "
+            "The demo's label noise: 30 % of three pairs of classes flipped (MNIST 1↔7, 4↔9, 3↔5; scikit-learn's "
+            "digits 3↔8, 5↔9, 2↔7). The query "
             "half's failures F_q are cut to each fraction; every scorer explains the cut set. What it calls harmful "
             "(score > 0, as Tanno et al. remove) is checked against the flipped labels and removed by the default "
             "treatment (one treatment seed), and so is the top of its ranking at the count the pipeline chooses on "

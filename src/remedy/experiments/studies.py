@@ -98,17 +98,23 @@ def corrupted_study(
     return Study(setup(task, settings), corruption, settings, trained.epoch_seconds or 1.0)
 
 
-def scorers(quick: bool, dataset: str) -> dict[str, str]:
-    """Row label → scorer name: every registered scorer (those :data:`COSTLY` on ``dataset`` left out), or the
-    :data:`QUICK_SCORERS`."""
-    names = QUICK_SCORERS if quick else [n for n in SCORERS.names() if dataset not in COSTLY.get(n, {})]
+Costly = dict[str, dict[str, str]]
+"""Scorer → dataset → why a full run on that dataset leaves it out."""
+
+
+def scorers(quick: bool, dataset: str, costly: Costly | None = None) -> dict[str, str]:
+    """Row label → scorer name: every registered scorer (those :data:`COSTLY` on ``dataset``, or in a study's own
+    ``costly``, left out), or the :data:`QUICK_SCORERS`."""
+    skip = left_out(quick, dataset, costly)
+    names = QUICK_SCORERS if quick else [n for n in SCORERS.names() if n not in skip]
     return {name: name for name in names}
 
 
-def left_out(quick: bool, dataset: str) -> dict[str, str]:
-    """The scorers a full run on ``dataset`` leaves out, each with the reason (none in ``--quick``, which runs its
-    own few)."""
-    return {} if quick else {name: why[dataset] for name, why in COSTLY.items() if dataset in why}
+def left_out(quick: bool, dataset: str, costly: Costly | None = None) -> dict[str, str]:
+    """The scorers a full run on ``dataset`` leaves out (:data:`COSTLY` and a study's own ``costly``), each with the
+    reason (none in ``--quick``, which runs its own few)."""
+    every = COSTLY | (costly or {})
+    return {} if quick else {name: why[dataset] for name, why in every.items() if dataset in why}
 
 
 def score(study: Study, name: str) -> tuple[Scores, float]:
@@ -147,22 +153,24 @@ def removal_rows(study: Study, sets: dict[str, Tensor]) -> dict[str, dict[str, A
     return rows
 
 
-def rank_every_scorer(study: Study, quick: bool, top: int) -> tuple[dict[str, Any], dict[str, Tensor]]:
+def rank_every_scorer(
+    study: Study, quick: bool, top: int, costly: Costly | None = None
+) -> tuple[dict[str, Any], dict[str, Tensor]]:
     """Every scorer of :func:`scorers` on the study: its :func:`ranking_row` against the corrupted mask with its
     cost in epochs, and its ``top`` causes."""
     rows, sets = {}, {}
-    for label, name in scorers(quick, study.settings.dataset).items():
+    for label, name in scorers(quick, study.settings.dataset, costly).items():
         found, epochs = score(study, name)
         rows[label] = ranking_row(found.values, study.corruption.mask, top) | {"epochs": epochs}
         sets[label] = found.ranking()[:top]
     return rows, sets
 
 
-def corruption_run(study: Study, quick: bool, every: str) -> dict[str, Any]:
+def corruption_run(study: Study, quick: bool, every: str, costly: Costly | None = None) -> dict[str, Any]:
     """One seed's measures: every scorer's ranking against the corrupted mask, and the removal of its top
     :data:`TOP` causes beside removing every corrupted image (the set named ``every``) and a random set as large."""
     top = round(TOP * study.problem.posterior.n)
-    rows, sets = rank_every_scorer(study, quick, top)
+    rows, sets = rank_every_scorer(study, quick, top, costly)
     sets[every] = study.corruption.mask.nonzero().flatten()
     sets["random"] = random_set(study, top)
     return {
