@@ -39,7 +39,9 @@ def run(request: pytest.FixtureRequest, flipped_logreg: dict, tmp_path_factory: 
         initial = probe()
     folder = tmp_path_factory.mktemp(request.param)
     record_config = remedy.TrainConfig(**{**vars(config), "record": True})
-    model, record = remedy.train_model(initial, flipped_logreg["train"], config=record_config, seed=0, record_dir=folder)
+    model, record = remedy.train_model(
+        initial, flipped_logreg["train"], config=record_config, seed=0, record_dir=folder
+    )
     posterior = remedy.Posterior(model, flipped_logreg["train"], record=record)
     split = remedy.split_test(model, flipped_logreg["test"], seed=0)
     return {"name": request.param, "config": config, "posterior": posterior, "split": split, **flipped_logreg}

@@ -75,3 +75,17 @@ def test_the_speed_table_counts_epochs_of_an_epoch_measured_in_the_same_run(tmp_
     for row in summary["epochs"].values():
         assert row["runs"] == [s / epoch for s in row["seconds"]] and row["peak_rss_mb"] >= 0
     assert summary["paper"]["sgd-influence"]["ratio"] == 185.0 / 9.8
+
+
+def test_a_full_run_names_what_it_leaves_out_and_a_wrong_setting_is_one_line(capsys) -> None:
+    from remedy.experiments.studies import left_out, scorers
+
+    on_mnist = scorers(False, "mnist")
+    assert {"magic", "sgd-influence", "tmc-shapley"}.isdisjoint(on_mnist) and {"ewc-influence", "cells"} <= set(
+        on_mnist
+    )
+    assert all("epochs" in why or "days" in why for why in left_out(False, "mnist").values())
+    assert set(left_out(False, "digits")) == {"tmc-shapley"} and not left_out(True, "mnist")
+    assert set(scorers(False, "digits")) | {"tmc-shapley"} == set(remedy.SCORERS.names())
+    assert main(["experiment", "input-noise", "--setting", "cifar10", "--out", "unused"]) == 2
+    assert capsys.readouterr().err.strip() == "remedy: error: --setting: expected one of mnist, digits for this study"

@@ -33,12 +33,6 @@ VICTIMS = 2
 
 EVERY = "all the poison"
 
-COSTLY_HERE = {
-    "sgd-influence": {"digits": "650-890 epochs per run on digits (measured in input-noise), left out for time"},
-    "magic": {"digits": "500-540 epochs per run on digits (measured in input-noise), left out for time"},
-}
-"""Scorers this study leaves out beyond :data:`remedy.experiments.studies.COSTLY`, and why."""
-
 
 def victims(data: DatasetSplit, seed: int, quick: bool) -> list[nn.Module]:
     """:data:`VICTIMS` models trained on the clean training set with the benchmarks' recipe and seeds of their own."""
@@ -64,7 +58,7 @@ def study(seed: int, quick: bool, dataset: str) -> dict[str, Any]:
         made["relabelled"] = int((c.y != c.true_y).sum())
         return c
 
-    run = corruption_run(corrupted_study(seed, quick, corrupt, dataset, record=not quick), quick, EVERY, COSTLY_HERE)
+    run = corruption_run(corrupted_study(seed, quick, corrupt, dataset, record=not quick), quick, EVERY)
     return {"seed": seed, "relabelled": made["relabelled"]} | run
 
 
@@ -83,7 +77,7 @@ def poisoning(
     chosen = {
         "seeds": seeds,
         "dataset": dataset,
-        "left_out": left_out(quick, dataset, COSTLY_HERE),
+        "left_out": left_out(quick, dataset),
         "epsilon": EPSILON,
         "victims": VICTIMS,
         "fraction": FRACTION,

@@ -16,6 +16,7 @@ from typing import Any
 from remedy.errors import check
 from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.experiments.causes import SETTINGS, config_for
+from remedy.experiments.studies import COSTLY
 from remedy.identify import SCORERS, identify
 from remedy.pipeline import demo_task
 from remedy.workflow import setup
@@ -39,20 +40,7 @@ QUICK_SCORERS = ("ewc-influence", "linear-influence", "puma", "self-loss")
 SETTINGS_RUN = ("mnist-pairs", "digits-pairs")
 """``--setting``: the demo's task on MNIST (the default) or on scikit-learn's digits."""
 
-TOO_LONG = {
-    "mnist-pairs": {
-        name: f"{epochs} training epochs per run on digits (input-noise study); three runs on MNIST: hours on a core"
-        for name, epochs in (
-            ("sgd-influence", "650-890"),
-            ("magic", "500-540"),
-            ("self-influence", "150-250"),
-            ("cleanlab", "about 200"),
-            ("adaptive", "170-185"),
-            ("dvrl", "115-170"),
-            ("tmc-shapley", "about 320 per permutation"),
-        )
-    }
-}
+TOO_LONG = {"mnist-pairs": {name: why["mnist"] for name, why in COSTLY.items() if "mnist" in why}}
 """Scorers the full run leaves out per setting, and why: the digits run times every registered scorer."""
 
 

@@ -1,0 +1,111 @@
+"""Markdown tables of Tanno et al.'s remaining studies (docs/tanno-studies.md) from the summaries the experiments wrote.
+
+    python benchmarks/studies_tables.py input-noise runs/experiments/input-noise-digits/summary.json
+    python benchmarks/studies_tables.py poisoning runs/experiments/poisoning-digits/summary.json
+    python benchmarks/studies_tables.py sample-efficiency runs/experiments/sample-efficiency-digits/summary.json
+    python benchmarks/studies_tables.py speed runs/experiments/speed-mnist/summary.json \
+        --epochs-from runs/experiments/input-noise-digits/summary.json
+
+Every number is a mean with its 95 % t-interval over seeds, as the summaries hold them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+
+def span(cell: dict[str, Any] | None, scale: float = 1.0, digits: int = 2) -> str:
+    if cell is None:
+        return "—"
+    lo, hi = (scale * v for v in cell["interval"])
+    return f"{scale * cell['mean']:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
+
+
+def share(cell: dict[str, Any]) -> str:
+    lo, hi = cell["interval"]
+    return f"{cell['mean']:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def corruption(summary: dict[str, Any]) -> None:
+    """Per scorer: the corrupted share of its top third, the detection area, epochs, and its removal beside the
+    controls (net change and minus nothing, points on T_h)."""
+    removal = summary["removal"]
+    print("| scorer | corrupted share of its top third | detection AUC | epochs | net change | minus nothing |")
+    print("|---|---|---|---|---|---|")
+    rows = sorted(summary["scorers"].items(), key=lambda item: -item[1]["top_share"]["mean"])
+    for label, row in rows:
+        net = removal[label]
+        print(
+            f"| {label} | {share(row['top_share'])} | {share(row['auc'])} | {row['epochs']['mean']:.0f} | "
+            f"{span(net['net_change'])} | {span(net['minus_nothing'])} |"
+        )
+    for label in removal:
+        if label not in summary["scorers"]:
+            net = removal[label]
+            print(f"| *{label}* | | | | {span(net['net_change'])} | {span(net['minus_nothing'])} |")
+
+
+def sample_efficiency(summary: dict[str, Any]) -> None:
+    """Per scorer and size: precision and recall of what it calls harmful, and the removal value of that set and of
+    the pipeline's chosen count."""
+    print("| scorer | F_q share | called harmful | precision | recall | harmful removed − nothing | chosen − nothing |")
+    print("|---|---|---|---|---|---|---|")
+    for scorer, rows in summary["scorers"].items():
+        for row in rows:
+            print(
+                f"| {scorer} | {row['size']:.0%} | {row['harmful']['mean']:.0f} | "
+                f"{share(row['precision']) if row['precision'] else '—'} | "
+                f"{share(row['recall']) if row['recall'] else '—'} | {span(row['removed_harmful_minus_nothing'])} | "
+                f"{span(row['removed_chosen_minus_nothing'])} |"
+            )
+
+
+def speed(summary: dict[str, Any], epochs_from: Path | None) -> None:
+    """Every timed scorer's median epochs (runs), peak memory and ratio to EWC-influence, beside the paper's ratio;
+    the scorers left out with their median over the seeds of a study's summary (``--epochs-from``)."""
+    rows, paper = summary["epochs"], summary["paper"]
+    ewc = rows["ewc-influence"]["median"]
+    paper_ratio = {name.split(" ")[0]: row["ratio"] for name, row in paper.items()}
+    print("| scorer | epochs, median of 3 (runs) | peak RSS MB | × EWC-influence | paper (K80) × EWC-influence |")
+    print("|---|---|---|---|---|")
+    for name, row in sorted(rows.items(), key=lambda item: item[1]["median"]):
+        runs = ", ".join(f"{e:.1f}" for e in row["runs"])
+        theirs = f"{paper_ratio[name]:.2f}" if name in paper_ratio else ""
+        print(
+            f"| {name} | {row['median']:.1f} ({runs}) | {row['peak_rss_mb']:.0f} | {row['median'] / ewc:.1f} | "
+            f"{theirs} |"
+        )
+    if epochs_from is not None:
+        study = json.loads(epochs_from.read_text())
+        print("\nLeft out of the timed run; epochs per run in the study's seeds (median, runs):\n")
+        print("| scorer | epochs, median (runs) | × EWC-influence there |")
+        print("|---|---|---|")
+        there = statistics.median(study["scorers"]["ewc-influence"]["epochs"]["values"])
+        for name in summary["run"]["left_out"]:
+            if name in study["scorers"]:
+                values = study["scorers"][name]["epochs"]["values"]
+                med = statistics.median(values)
+                print(f"| {name} | {med:.0f} ({', '.join(f'{v:.0f}' for v in values)}) | {med / there:.0f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("study", choices=("input-noise", "poisoning", "sample-efficiency", "speed"))
+    parser.add_argument("summary", type=Path)
+    parser.add_argument("--epochs-from", type=Path, help="a corruption study's summary.json, for speed's left-out")
+    args = parser.parse_args()
+    summary = json.loads(args.summary.read_text())
+    if args.study == "sample-efficiency":
+        sample_efficiency(summary)
+    elif args.study == "speed":
+        speed(summary, args.epochs_from)
+    else:
+        corruption(summary)
+
+
+if __name__ == "__main__":
+    main()
