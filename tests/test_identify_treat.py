@@ -110,3 +110,13 @@ def test_learning_from_the_failures_fixes_held_out_failures(problem: dict, metho
     result = remedy.repair(posterior, causes, method, guard=split.query.guard)
     after = remedy.evaluate(result.model, split)["accuracy"]
     assert after["held_out_failures"] > 0.2 and after["net"] > before["net"]  # the failures' lesson generalises
+    # the guard and its back-off score the repair on the guard's examples it did not fit on
+    from remedy.evaluate import accuracy
+    from remedy.treat.finetune_failures import guard_failures
+
+    fitted = guard_failures(posterior, split.query.guard, 0)
+    unfitted = [i for i, x in enumerate(split.query.guard.x) if not (fitted.x == x).all(dim=1).any()]
+    rest = split.query.guard[torch.tensor(unfitted)]
+    assert len(rest) == len(split.query.guard) - len(fitted)
+    assert result.guard_before == accuracy(posterior.model, rest) and result.guard_after == accuracy(result.model, rest)
+    assert result.guard_after != accuracy(result.model, split.query.guard)

@@ -86,3 +86,17 @@ def test_both_shapley_scorers_rank_planted_flips_above_chance(problem: dict) -> 
     for name, options, floor in (("tmc-shapley", {"permutations": 4}, 0.55), ("g-shapley", {"permutations": 5}, 0.7)):
         scores = remedy.identify(posterior, split.query, name, **options).values
         assert scores.shape == (posterior.n,) and detection_curve(scores, problem["mask"]).auc > floor, name
+
+
+def test_gradient_shapleys_first_step_is_credited_from_the_starting_accuracy() -> None:
+    """One example, one permutation: its value is the validation accuracy after its single SGD step minus the
+    accuracy of the zero weights it started from (the share of class 0 on an imbalanced validation set), not 1/K."""
+    from remedy.identify.shapley import gradient_shapley
+
+    x, y = torch.tensor([[1.0, 0.0]], dtype=torch.float64), torch.tensor([1])
+    val_x = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [-1.0, 0.0], [-1.0, 0.0]], dtype=torch.float64)
+    val_y = torch.tensor([1, 0, 0, 0])
+    found = gradient_shapley(x, y, val_x, val_y, classes=2, permutations=1, lr=0.5, seed=0)
+    step = -0.5 * torch.tensor([1.0, 0.0, 1.0]).double()[:, None] * torch.tensor([0.5, -0.5]).double()[None, :]
+    after = ((torch.cat([val_x, torch.ones(4, 1, dtype=torch.float64)], 1) @ step).argmax(1) == val_y).double().mean()
+    assert float(found.values[0]) == float(after) - 0.75

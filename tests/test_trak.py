@@ -72,3 +72,27 @@ def test_each_ensemble_member_projects_with_its_own_matrix_and_the_sum_needs_no_
     shared = [attribution(posterior, m, targets, 8, "rademacher", 1e-3, 0)[0] for m in members]
     assert not torch.allclose(both, -(shared[0] + shared[1]) / 2 * ((weights[0] + weights[1]) / 2)[:, None])
     torch.testing.assert_close(trak_matrix(posterior, targets, dim=8, models=2, summed=True), both.sum(1))
+
+
+@pytest.mark.parametrize("kind", ["rademacher", "gaussian"])
+def test_the_projection_keeps_inner_products_across_blocks_and_chunks(kind: str) -> None:
+    """A model with more parameters than the projection's dimension and than one block of the projection matrix
+    (two blocks, the second partial), gradients in several chunks: ΦΦᵀ estimates GGᵀ (Johnson–Lindenstrauss); a block
+    reused or skipped, or chunks misaligned, would not."""
+    from remedy.identify.trak import BLOCK, projected
+
+    gen = torch.Generator().manual_seed(0)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = remedy.models.MLP(20, 10, hidden=(256,))
+    n_params = sum(p.numel() for p in model.parameters())
+    assert BLOCK < n_params < 2 * BLOCK
+    data = remedy.Examples(torch.randn(24, 20, generator=gen), torch.randint(0, 10, (24,), generator=gen))
+    exact = gradients(model, data)
+    phis = [projected(model, data, 2048, kind, seed=s, chunk_bytes=2**20, rows=7) for s in range(6)]
+    assert phis[0].shape == (24, 2048) and not torch.allclose(phis[0], phis[1])  # the seed draws the matrix
+    truth = exact @ exact.T
+    ratio = torch.stack([(phi * phi).sum(1) for phi in phis]) / truth.diagonal()
+    assert float((ratio - 1).abs().max()) < 0.15  # each squared norm within a few sds of sqrt(2/k) = 3 %
+    gram = torch.stack([phi @ phi.T for phi in phis]).mean(0)
+    assert float((gram - truth).norm() / truth.norm()) < 0.06  # one projection's error is about 0.09

@@ -56,8 +56,8 @@ def sgd_influence(posterior: Posterior, query: QueryHalf, *, target: str = "guar
     from the record; the first moment, which spreads a step's gradient over later steps, and
     the example's own effect on ``v`` are left out. That is a rough reading: on a 26-step Adam run of a small MLP the
     estimates correlate 0.77 with replaying the run without each point, at 1.8 times its scale
-    (``tests/test_replay_optimizers.py``; plain SGD: ≥ 0.95). Cost: one per-example gradient pass and one Hessian-vector product
-    per step of the run (about three trainings; Adam's replay one more).
+    (``tests/test_replay_optimizers.py``; plain SGD: ≥ 0.95). Cost: one per-example gradient pass and one
+    Hessian-vector product per step of the run (about three trainings; Adam's replay one more).
     """
     check(target in ("failures", "guard"), "target", f"'failures' or 'guard', got {target!r}")
     trajectory = posterior.record.trajectory

@@ -185,7 +185,7 @@ def gradient_shapley(
         order = torch.randperm(n, generator=stream(seed, f"g-shapley-{k}"))
         w = torch.zeros(d + 1, classes, dtype=x.dtype)
         marginal = torch.zeros(n, dtype=torch.float64)
-        previous = 1.0 / classes
+        previous = accuracy(w)  # zero weights predict the first class everywhere (argmax of ties), not 1/classes
         for i in order.tolist():
             p = torch.softmax(xb[i] @ w, -1)
             p[y[i]] -= 1.0

@@ -37,7 +37,8 @@ def repair(
     ``guard``: data that represent the test distribution and that you do not evaluate on — by default
     ``failures.guard``, the query half of the test set (its failures and its correct predictions). It
     early-stops or line-searches the treatment, and when the result still loses more than ``delta`` of accuracy
-    on it, a treatment that edits θ̂ backs off toward θ̂ (retraining warns). ``causes`` may be empty: the same
+    on it, a treatment that edits θ̂ backs off toward θ̂ (retraining warns); a treatment that fits part of the guard
+    (``finetune-failures``) is scored on the rest of it. ``causes`` may be empty: the same
     treatment with nothing removed, the control every repair is compared with. Methods: ``TREATMENTS.names()``.
     """
     check(isinstance(posterior, Posterior), "posterior", "a remedy.Posterior")
@@ -50,7 +51,9 @@ def repair(
     start = time.perf_counter()
     treated = treatment(posterior, causes, guard, **options)
     local = TREATMENTS.trait(method, "local", True)
-    model, before, after, step, warning = guarded(posterior.model, treated, guard, delta, local)
+    scored_on = TREATMENTS.trait(method, "guard_without", None)  # a treatment that fits part of the guard
+    checked = guard if scored_on is None else scored_on(posterior, guard, options)
+    model, before, after, step, warning = guarded(posterior.model, treated, checked, delta, local)
     return Repair(model, method, len(causes), before, after, step, warning, time.perf_counter() - start)
 
 

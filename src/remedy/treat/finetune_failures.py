@@ -24,6 +24,12 @@ def guard_failures(posterior: Posterior, guard: Examples, seed: int, val_fractio
     return guard[order[max(1, round(val_fraction * len(order))) :].to(guard.y.device)]
 
 
+def unfitted(posterior: Posterior, guard: Examples, options: dict) -> Examples:
+    """The guard without the failures the treatment fits on (its seed's choice): where its early stopping and the
+    repair's guard and back-off score it, so that what it learned is not counted as what it kept."""
+    return _without(guard, guard_failures(posterior, guard, options.get("seed", 0)))
+
+
 def _without(guard: Examples, fitted: Examples) -> Examples:
     """The guard minus the examples fitted on (early stopping on what is fitted would never stop)."""
     rows = {tuple(x.flatten().tolist()) for x in fitted.x}
@@ -39,7 +45,7 @@ def _fit(
     return posterior.insert(data, update, _without(guard, fitted)).model
 
 
-@TREATMENTS.register("finetune-failures")
+@TREATMENTS.register("finetune-failures", guard_without=unfitted)
 def finetune_failures(
     posterior: Posterior, causes: Tensor, guard: Examples, *, locality: float = 0.01, seed: int = 0
 ) -> nn.Module:
@@ -49,7 +55,7 @@ def finetune_failures(
     return _fit(posterior, failures, guard, failures, locality, seed)
 
 
-@TREATMENTS.register("finetune-failures-removed")
+@TREATMENTS.register("finetune-failures-removed", guard_without=unfitted)
 def finetune_failures_removed(
     posterior: Posterior, causes: Tensor, guard: Examples, *, locality: float = 0.01, seed: int = 0
 ) -> nn.Module:
