@@ -22,6 +22,7 @@ from remedy.identify import SCORERS
 from remedy.methods import parse_options
 from remedy.metrics import METRICS
 from remedy.models import ARCHITECTURES
+from remedy.params import parse_params
 from remedy.pipeline import DemoConfig
 from remedy.treat import DEFAULT_TREATMENT, TREATMENTS
 from remedy.workflow import Settings
@@ -108,6 +109,12 @@ def _common(parser: argparse.ArgumentParser, out: str | None, seed: int | None =
         "--seed", type=int, default=seed, help="default: 0" if seed is not None else "default: the diagnosis's"
     )
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument(
+        "--params",
+        metavar="PATTERN[,PATTERN]",
+        help="act on these parameters only, glob patterns over their names, e.g. 'fc2.*' for a last layer named fc2 "
+        "(default: every trainable parameter; repair: the diagnosis's)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -224,6 +231,13 @@ def _repair_settings(args: argparse.Namespace, default: tuple[str, ...], peers: 
     }
 
 
+def _params(args: argparse.Namespace, diagnosed: dict | None = None) -> dict[str, Any]:
+    """``params`` for the settings: the flag's patterns, or a repair's diagnosis's."""
+    if getattr(args, "params", None) is not None:
+        return {"params": parse_params(args.params)}
+    return {"params": tuple((diagnosed or {}).get("params", ()))}
+
+
 def _check_common(args: argparse.Namespace) -> None:
     check(args.threads is None or args.threads >= 1, "--threads", f"at least 1 thread, got {args.threads}")
     out = getattr(args, "out", None)
@@ -272,6 +286,7 @@ def _settings(args: argparse.Namespace) -> Any:
             device=args.device,
             **_identify_settings(args),
             **_repair_settings(args, DEFAULTS.treat, DEFAULTS.peers),
+            **_params(args),
         )
         config.check()
         return config
@@ -280,7 +295,11 @@ def _settings(args: argparse.Namespace) -> Any:
     check(args.memory_mb >= 1, "--memory-mb", f"a positive number of MiB, got {args.memory_mb}")
     if args.command == "diagnose":
         run = TaskRun(
-            seed=args.seed, cache=args.cache or args.out / "cache", chunk_mb=args.memory_mb, **_identify_settings(args)
+            seed=args.seed,
+            cache=args.cache or args.out / "cache",
+            chunk_mb=args.memory_mb,
+            **_identify_settings(args),
+            **_params(args),
         )
     else:
         made = diagnosis(args.causes)
@@ -292,12 +311,13 @@ def _settings(args: argparse.Namespace) -> Any:
         )
         args.seed = seed
         summary = args.causes.parent / "summary.json"
-        failures = json.loads(summary.read_text()).get("settings", {}).get("failures") if summary.is_file() else None
+        diagnosed = json.loads(summary.read_text()).get("settings", {}) if summary.is_file() else {}
         run = TaskRun(
             seed=seed,
-            failures=failures,
+            failures=diagnosed.get("failures"),
             chunk_mb=args.memory_mb,
             **_repair_settings(args, (DEFAULT_TREATMENT,), Settings.peers),
+            **_params(args, diagnosed),
         )
     run.check()
     return run

@@ -3,6 +3,7 @@ through the one pipeline of :mod:`remedy.workflow` — one call, one folder of e
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from remedy.identify import SCORERS
 from remedy.methods import parse_method
 from remedy.models import ARCHITECTURES, build_model, train_model
 from remedy.models.config import QUICK_RECIPE, RECIPE
+from remedy.models.sisa import SHARDS, SLICES
+from remedy.params import choose
 from remedy.task import Task
 from remedy.treat import TREATMENTS
 from remedy.workflow import Evidence, Settings, run, write_outputs
@@ -65,6 +68,11 @@ class DemoConfig(Settings):
             f"cpu, or cuda on a machine with a GPU, got {self.device!r}",
         )
         super().check()
+        check(
+            not {"shards", "trajectory"} <= self.needs(),
+            "--treat",
+            "methods that read one model's recorded run and sisa's sharded ensemble in separate runs",
+        )
 
     def needs(self) -> set[str]:
         """The parts of the training record that the chosen methods need (what training must keep)."""
@@ -97,10 +105,13 @@ def demo_task(config: DemoConfig, record_dir: Path | None = None) -> tuple[Task,
     check(corruption.n_corrupted > 0, "--flip", "a corruption that changes at least one training label")
     train = Examples(corruption.x, corruption.y)
     recipe = QUICK_RECIPE if config.quick else RECIPE
-    train_config = replace(recipe, record="trajectory" in config.needs())
+    needs = config.needs()
+    sharded = {"shards": SHARDS, "slices": SLICES} if "shards" in needs else {}
+    train_config = replace(recipe, record="trajectory" in needs, **sharded)
     arch = config.model or ("cnn" if data.is_image else "mlp")
     shape = tuple(train.x.shape[1:])
     initial = build_model(arch, shape, data.num_classes, config.seed).to(config.device)
+    choose(copy.deepcopy(initial), config.params)  # a pattern that matches nothing stops before training
     model, record = train_model(initial, train, config=train_config, seed=config.seed, record_dir=record_dir)
     record.init = lambda s: build_model(arch, shape, data.num_classes, s).to(config.device)
     task = Task(

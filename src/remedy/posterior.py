@@ -10,7 +10,7 @@ curvatures (:attr:`curvatures`) are objects of their own.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from remedy.errors import RemedyError, check
 from remedy.examples import Data, Examples, ExamplesLike, Streamed, as_data, as_examples
 from remedy.models.record import TrainingRecord
 from remedy.models.sisa import fresh
+from remedy.params import choose
 from remedy.passes import Chunking, TrainPasses
 from remedy.task import LossFn, check_eval_model, cross_entropy
 
@@ -44,6 +45,8 @@ class Posterior:
         record: how θ̂ was trained (:class:`~remedy.models.record.TrainingRecord`, what ``train_model`` returns):
             the recipe that updates and retraining follow, the checkpoints, and every step when it was kept.
         chunking: the memory budget and cache folder of the passes over the training set.
+        params: glob patterns over parameter names: scores, curvature and treatments act on those parameters only,
+            the others frozen (:mod:`remedy.params`); empty: every trainable parameter.
     """
 
     def __init__(
@@ -55,12 +58,15 @@ class Posterior:
         weight_decay: float = 0.0,
         record: TrainingRecord | None = None,
         chunking: Chunking | None = None,
+        params: Sequence[str] = (),
     ) -> None:
         check_eval_model(model)
         check(weight_decay >= 0, "weight_decay", f"a non-negative L2 coefficient, got {weight_decay}")
         check(record is None or isinstance(record, TrainingRecord), "record", "a remedy.TrainingRecord")
         chunking = chunking or Chunking()
         self.model = copy.deepcopy(model)
+        self.params = tuple(params)
+        choose(self.model, self.params)
         self.device = next(self.model.parameters()).device
         data = as_data(train, "train")
         first = data.take(torch.arange(1)).to(self.device)
@@ -130,6 +136,12 @@ class Posterior:
         model = copy.deepcopy(self.model)
         model.load_state_dict({key: value.to(self.device) for key, value in state.items()})
         return model.eval()
+
+    def restrict(self, model: nn.Module) -> nn.Module:
+        """``model`` (another model of the same architecture, e.g. a retrained ensemble member) with the same
+        parameters chosen as θ̂'s (:attr:`params`), the others frozen in place."""
+        choose(model, self.params)
+        return model
 
     def fresh_model(self, seed: int) -> nn.Module:
         """A newly initialised model of the same architecture, for retraining from scratch: the record's ``init``,

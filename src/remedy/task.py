@@ -59,6 +59,9 @@ class Task:
             it adds the detection curve and the oracle control.
         true_labels: the correct labels, when known (shown beside the given ones).
         name: what the report calls the task.
+        params: glob patterns over the model's parameter names that scores, curvature and treatments act on, e.g.
+            ``("classifier.*",)`` for the last layer (:mod:`remedy.params`); empty: every trainable parameter.
+            ``--params`` replaces it.
     """
 
     model: nn.Module
@@ -70,6 +73,7 @@ class Task:
     corrupted: Tensor | None = None
     true_labels: Tensor | None = None
     name: str = "task"
+    params: tuple[str, ...] = ()
 
 
 def as_task(built: object, name: str = "task") -> Task:

@@ -89,6 +89,8 @@ class Settings:
         treatment_seed: the first treatment seed (separate from ``seed``).
         delta: a treatment may cost this much accuracy on the guard before it backs off.
         level: the coverage of every interval.
+        params: glob patterns over parameter names that scores, curvature and treatments act on (``--params``;
+            replaces the task's own); empty: the task's choice, or every trainable parameter.
     """
 
     seed: int = 0
@@ -107,6 +109,7 @@ class Settings:
     treatment_seed: int = 0
     delta: float = DEFAULT_DELTA
     level: float = 0.95
+    params: tuple[str, ...] = ()
 
     def shared(self) -> dict[str, Any]:
         """The run-wide settings a scorer receives when it declares them as options."""
@@ -153,15 +156,30 @@ class Settings:
         check(self.treatment_seeds >= 1, "--treatment-seeds", f"at least 1, got {self.treatment_seeds}")
         check(self.delta >= 0, "--delta", f"a non-negative accuracy margin, got {self.delta}")
         check(0 < self.level < 1, "level", f"a coverage in (0, 1), got {self.level}")
+        self.allow_params(self.params)
+
+    def methods(self) -> list[tuple[str, Any, str]]:
+        """Every chosen method as (flag, registry, name)."""
+        methods = [("--identify", SCORERS, self.identify)]
+        methods += [("--treat", TREATMENTS, parse_method(spec, "--treat")[0]) for spec in self.treat]
+        methods += [("--peer", SCORERS, parse_method(spec, "--peer")[0]) for spec in (*self.peers, *self.compare)]
+        return methods
 
     def require(self, record: TrainingRecord) -> None:
         """Stop with one line, naming the flag, when a chosen method needs a part of the training record that
         ``record`` lacks (every optimiser step, checkpoints)."""
-        methods = [("--identify", SCORERS, self.identify)]
-        methods += [("--treat", TREATMENTS, parse_method(spec, "--treat")[0]) for spec in self.treat]
-        methods += [("--peer", SCORERS, parse_method(spec, "--peer")[0]) for spec in (*self.peers, *self.compare)]
-        for flag, registry, name in methods:
+        for flag, registry, name in self.methods():
             record.require(registry.trait(name, "needs", ()), f"{flag} {name}")
+
+    def allow_params(self, params: tuple[str, ...]) -> None:
+        """Stop with one line when parameters are chosen for a method that replays the recorded run, which moved
+        every parameter."""
+        for flag, registry, name in self.methods() if params else ():
+            check(
+                "trajectory" not in registry.trait(name, "needs", ()),
+                "--params",
+                f"no parameter choice with {flag} {name}: it replays the recorded run, which trained every parameter",
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(asdict(self))
@@ -209,8 +227,15 @@ def setup(task: Task, settings: Settings, chunking: Chunking | None = None) -> P
     """The posterior of ``task`` and its test split by ``settings.seed``; under ``torchrun`` the processes check that
     they hold the same model, training set and test set, and stop with one line naming what differs."""
     posterior = Posterior(
-        task.model, task.train, task.loss, weight_decay=task.weight_decay, record=task.record, chunking=chunking
+        task.model,
+        task.train,
+        task.loss,
+        weight_decay=task.weight_decay,
+        record=task.record,
+        chunking=chunking,
+        params=settings.params or task.params,
     )
+    settings.allow_params(posterior.params)
     settings.require(posterior.record)
     modes = parse_modes(settings.failures) if settings.failures else None
     problem = Problem(task, posterior, split_test(task.model, task.test, seed=settings.seed, modes=modes))
@@ -228,7 +253,13 @@ def score_peers(problem: Problem, settings: Settings) -> dict[str, Scores]:
     for spec in (*settings.peers, *settings.compare):
         name, options = settings.scorer_options(spec)
         own = Posterior(
-            task.model, task.train, task.loss, weight_decay=task.weight_decay, record=task.record, chunking=chunking
+            task.model,
+            task.train,
+            task.loss,
+            weight_decay=task.weight_decay,
+            record=task.record,
+            chunking=chunking,
+            params=problem.posterior.params,
         )
         peers[spec] = identify(own, problem.split.query, name, **options)
     return peers
@@ -314,6 +345,11 @@ def describe(problem: Problem, scores: Scores, mode_causes: Mapping[str, list[in
             **({"details": scores.details} if scores.details else {}),
         },
         "n_train": posterior.n,
+        "parameters": {
+            "patterns": list(posterior.params),
+            "acted_on": sum(p.numel() for p in posterior.model.parameters() if p.requires_grad),
+            "total": sum(p.numel() for p in posterior.model.parameters()),
+        },
         "split": {
             "query_half": len(split.query.guard),
             "held_out_half": len(split.held_out.examples),

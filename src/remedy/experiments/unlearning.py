@@ -21,6 +21,7 @@ from remedy.experiments.base import EXPERIMENTS, Result
 from remedy.io import write_json
 from remedy.models import train_model
 from remedy.models.record import temporary_folder
+from remedy.models.sisa import SHARDS, SLICES
 from remedy.pipeline import DemoConfig, demo_task
 from remedy.posterior import Posterior
 from remedy.report import plots
@@ -47,7 +48,6 @@ ORIGINAL = "original"
 
 DATASETS = ("mnist", "breast-cancer")
 FORGET = ("random 10 %", "corrupted labels")
-SHARDS, SLICES = 5, 2
 
 
 def _accuracies(model: nn.Module, forgotten: Examples, kept: Examples, test: Examples) -> dict[str, float]:

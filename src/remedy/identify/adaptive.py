@@ -42,6 +42,7 @@ def refitted(posterior: Posterior, model: torch.nn.Module) -> Posterior:
         weight_decay=posterior.weight_decay,
         record=posterior.record,
         chunking=posterior.passes.chunking,
+        params=posterior.params,
     )
 
 

@@ -169,7 +169,8 @@ def ensemble(posterior: Posterior, models: int, use: str, seed: int) -> list[nn.
     def member(m: int) -> nn.Module:
         member_seed = derive(seed, f"trak-model-{m}") % 2**31
         model = posterior.fresh_model(member_seed)
-        return train_model(model, posterior.train, posterior.loss, config, member_seed, "trak model")[0]
+        trained = train_model(model, posterior.train, posterior.loss, config, member_seed, "trak model")[0]
+        return posterior.restrict(trained)  # gradients of the same parameters as θ̂'s
 
     return [
         posterior.model,

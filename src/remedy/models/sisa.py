@@ -22,6 +22,11 @@ Trainer = Callable[[nn.Module, Data, LossFn, TrainConfig, int], tuple[nn.Module,
 """``train(model, data, loss, config, seed) -> (trained model, epochs)``: how one stage is trained."""
 
 
+SHARDS, SLICES = 5, 2
+"""SISA's layout when a method asks for one (the demo for ``--treat sisa``; the unlearning experiment): 5 shards of
+the training set, each trained in 2 slices with a checkpoint after each."""
+
+
 class ShardEnsemble(nn.Module):
     """The shard models answering together: ``log mean_k softmax(f_k(x))`` (the mean of their probabilities as
     log-probabilities, so that the predicted class is the one with the highest mean probability), or with
