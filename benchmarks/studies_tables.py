@@ -25,6 +25,11 @@ def span(cell: dict[str, Any] | None, scale: float = 1.0, digits: int = 2) -> st
     return f"{scale * cell['mean']:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
 
 
+def count(cell: dict[str, Any]) -> str:
+    lo, hi = cell["interval"]
+    return f"{cell['mean']:.1f} [{lo:.1f}, {hi:.1f}]"
+
+
 def share(cell: dict[str, Any]) -> str:
     lo, hi = cell["interval"]
     return f"{cell['mean']:.2f} [{lo:.2f}, {hi:.2f}]"
@@ -34,19 +39,26 @@ def corruption(summary: dict[str, Any]) -> None:
     """Per scorer: the corrupted share of its top third, the detection area, epochs, and its removal beside the
     controls (net change and minus nothing, points on T_h)."""
     removal = summary["removal"]
-    print("| scorer | corrupted share of its top third | detection AUC | epochs | net change | minus nothing |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| scorer | corrupted share of its top third | detection AUC | epochs | F_h fixed | T_h∖F broken | net change "
+        "| minus nothing |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     rows = sorted(summary["scorers"].items(), key=lambda item: -item[1]["top_share"]["mean"])
     for label, row in rows:
         net = removal[label]
         print(
             f"| {label} | {share(row['top_share'])} | {share(row['auc'])} | {row['epochs']['mean']:.0f} | "
-            f"{span(net['net_change'])} | {span(net['minus_nothing'])} |"
+            f"{count(net['fixed'])} | {count(net['broken'])} | {span(net['net_change'])} | "
+            f"{span(net['minus_nothing'])} |"
         )
     for label in removal:
         if label not in summary["scorers"]:
             net = removal[label]
-            print(f"| *{label}* | | | | {span(net['net_change'])} | {span(net['minus_nothing'])} |")
+            print(
+                f"| *{label}* | | | | {count(net['fixed'])} | {count(net['broken'])} | {span(net['net_change'])} | "
+                f"{span(net['minus_nothing'])} |"
+            )
 
 
 def sample_efficiency(summary: dict[str, Any]) -> None:
@@ -69,12 +81,17 @@ def speed(summary: dict[str, Any], epochs_from: Path | None) -> None:
     the scorers left out with their median over the seeds of a study's summary (``--epochs-from``)."""
     rows, paper = summary["epochs"], summary["paper"]
     ewc = rows["ewc-influence"]["median"]
-    paper_ratio = {name.split(" ")[0]: row["ratio"] for name, row in paper.items()}
+    paper_ratio: dict[str, str] = {}
+    for name, row in paper.items():  # "linear-influence (GD)" and "(SA)" share a row
+        base, _, variant = name.partition(" ")
+        paper_ratio[base] = " / ".join(
+            filter(None, [paper_ratio.get(base, ""), f"{row['ratio']:.2f} {variant}".strip()])
+        )
     print("| scorer | epochs, median of 3 (runs) | peak RSS MB | × EWC-influence | paper (K80) × EWC-influence |")
     print("|---|---|---|---|---|")
     for name, row in sorted(rows.items(), key=lambda item: item[1]["median"]):
         runs = ", ".join(f"{e:.1f}" for e in row["runs"])
-        theirs = f"{paper_ratio[name]:.2f}" if name in paper_ratio else ""
+        theirs = paper_ratio.get(name, "")
         print(
             f"| {name} | {row['median']:.1f} ({runs}) | {row['peak_rss_mb']:.0f} | {row['median'] / ewc:.1f} | "
             f"{theirs} |"
@@ -82,14 +99,15 @@ def speed(summary: dict[str, Any], epochs_from: Path | None) -> None:
     if epochs_from is not None:
         study = json.loads(epochs_from.read_text())
         print("\nLeft out of the timed run; epochs per run in the study's seeds (median, runs):\n")
-        print("| scorer | epochs, median (runs) | × EWC-influence there |")
-        print("|---|---|---|")
+        print("| scorer | epochs, median (runs) | × EWC-influence there | paper (K80) × EWC-influence |")
+        print("|---|---|---|---|")
         there = statistics.median(study["scorers"]["ewc-influence"]["epochs"]["values"])
         for name in summary["run"]["left_out"]:
             if name in study["scorers"]:
                 values = study["scorers"][name]["epochs"]["values"]
                 med = statistics.median(values)
-                print(f"| {name} | {med:.0f} ({', '.join(f'{v:.0f}' for v in values)}) | {med / there:.0f} |")
+                runs = ", ".join(f"{v:.0f}" for v in values)
+                print(f"| {name} | {med:.0f} ({runs}) | {med / there:.0f} | {paper_ratio.get(name, '')} |")
 
 
 def main() -> None:

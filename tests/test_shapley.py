@@ -100,3 +100,17 @@ def test_gradient_shapleys_first_step_is_credited_from_the_starting_accuracy() -
     step = -0.5 * torch.tensor([1.0, 0.0, 1.0]).double()[:, None] * torch.tensor([0.5, -0.5]).double()[None, :]
     after = ((torch.cat([val_x, torch.ones(4, 1, dtype=torch.float64)], 1) @ step).argmax(1) == val_y).double().mean()
     assert float(found.values[0]) == float(after) - 0.75
+
+
+def test_a_long_monte_carlo_says_how_long_and_what_shortens_it_after_its_first_permutation(monkeypatch) -> None:
+    import sys
+
+    import pytest
+
+    from remedy.errors import RemedyWarning
+
+    shapley = sys.modules[tmc.__module__]
+
+    monkeypatch.setattr(shapley, "LONG", 0.0)
+    with pytest.warns(RemedyWarning, match=r"^tmc-shapley: one permutation took .* up to 3 take about"):
+        tmc(small_utility(), 8, permutations=3, tolerance=0.0, seed=0, convergence=0.0)

@@ -4,6 +4,7 @@ milliseconds instead of a training run."""
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,14 +14,18 @@ import torch
 import torch.distributed as dist
 from sklearn.linear_model import LogisticRegression
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from remedy.chunks import world
 from remedy.data.split import QueryHalf
-from remedy.errors import check
+from remedy.errors import RemedyWarning, check
 from remedy.identify.registry import SCORERS
 from remedy.identify.representer import features, last_linear
 from remedy.posterior import Posterior
 from remedy.seeds import stream
+
+LONG = 120.0
+"""Seconds of projected Monte Carlo work above which the user is told how long it will take, before it does."""
 
 Utility = Callable[[Tensor], float]
 """``U(indices)``: the performance of the learner trained on those training examples."""
@@ -87,22 +92,41 @@ class MonteCarlo:
 
 
 def monte_carlo(
-    n: int, permutations: int, one: Callable[[int], Tensor], converged: Callable[[list[Tensor]], bool] | None = None
+    n: int,
+    permutations: int,
+    one: Callable[[int], Tensor],
+    converged: Callable[[list[Tensor]], bool] | None = None,
+    name: str = "permutations",
 ) -> MonteCarlo:
     """Mean and standard error over permutations of ``one(k)`` (permutation k's ``[n]`` marginal contributions). Under
     ``torchrun`` the permutations are dealt to the processes round by round and every round's rows are gathered;
-    ``converged(rows)`` may end the loop after any round."""
+    ``converged(rows)`` may end the loop after any round. A progress bar counts the permutations, and when the
+    first round says the whole budget will take more than :data:`LONG` seconds, a warning says how long and which
+    option shortens it."""
     rank, size = world()
     rows: list[Tensor] = []
+    bar = tqdm(total=permutations, desc=name, disable=None, leave=False)
+    start = time.perf_counter()
     for first in range(0, permutations, size):
         mine = [one(first + rank)] if first + rank < permutations else []
+        if first == 0:
+            projected = (time.perf_counter() - start) * -(-permutations // size)
+            if projected > LONG and rank == 0:
+                warnings.warn(
+                    f"{name}: one permutation took {time.perf_counter() - start:.1f} s; up to {permutations} take "
+                    f"about {projected / 60:.0f} min (fewer if the values converge); permutations=K shortens it",
+                    RemedyWarning,
+                    stacklevel=2,
+                )
         if size > 1:
             gathered: list[list[Tensor] | None] = [None] * size
             dist.all_gather_object(gathered, mine)
             mine = [row for part in gathered for row in (part or [])]
         rows += mine
+        bar.update(len(mine))
         if converged is not None and converged(rows):
             break
+    bar.close()
     stacked = torch.stack(rows)
     stderr = stacked.std(0) / len(rows) ** 0.5 if len(rows) > 1 else torch.full((n,), float("inf"))
     return MonteCarlo(stacked.mean(0), stderr, len(rows))
@@ -145,7 +169,7 @@ def tmc(
         old, new = means[-min_permutations - 1], means[-1]
         return float(((new - old).abs() / new.abs().clamp_min(1e-12)).mean()) < convergence
 
-    return monte_carlo(n, permutations, one, converged)
+    return monte_carlo(n, permutations, one, converged, "tmc-shapley")
 
 
 @SCORERS.register("tmc-shapley")
@@ -195,7 +219,7 @@ def gradient_shapley(
             previous = current
         return marginal
 
-    return monte_carlo(n, permutations, one)
+    return monte_carlo(n, permutations, one, name="g-shapley")
 
 
 @SCORERS.register("g-shapley")
