@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from remedy.errors import check
 from remedy.registry import Registry
 
 
@@ -26,3 +27,13 @@ Experiment = Callable[..., Result]
 it keeps finished parts, so that running it again resumes instead of starting over."""
 
 EXPERIMENTS: Registry[Experiment] = Registry("experiment")
+
+
+def one_setting(settings: list[str] | None, choices: tuple[str, ...], default: str) -> str:
+    """The one setting ``--setting`` names for a study that runs one at a time (``default`` when none)."""
+    check(
+        settings is None or (len(settings) == 1 and settings[0] in choices),
+        "--setting",
+        f"one of {', '.join(choices)} for this study",
+    )
+    return settings[0] if settings else default

@@ -12,9 +12,8 @@ from typing import Any
 import torch
 
 from remedy.data.split import QueryHalf
-from remedy.errors import check
 from remedy.evaluate.scoreboard import Trial, choose_count, measure
-from remedy.experiments.base import EXPERIMENTS, Result
+from remedy.experiments.base import EXPERIMENTS, Result, one_setting
 from remedy.experiments.causes import SETTINGS, config_for
 from remedy.experiments.causes_report import over_seeds
 from remedy.experiments.study_report import resumed
@@ -53,15 +52,6 @@ def cut(query: QueryHalf, size: float) -> QueryHalf:
 
 SETTINGS_RUN = ("mnist-pairs", "digits-pairs")
 """``--setting``: the demo's label noise on MNIST (the default) or on scikit-learn's digits."""
-
-
-def setting_for(quick: bool, settings: list[str] | None) -> str:
-    check(
-        settings is None or (len(settings) == 1 and settings[0] in SETTINGS_RUN),
-        "--setting",
-        f"one of {', '.join(SETTINGS_RUN)} for this study",
-    )
-    return settings[0] if settings else ("digits-pairs" if quick else "mnist-pairs")
 
 
 def study(seed: int, quick: bool, name: str) -> dict[str, Any]:
@@ -152,7 +142,7 @@ def sample_efficiency(
     seeds: list[int] | None = None,
     settings: list[str] | None = None,
 ) -> Result:
-    name = setting_for(quick, settings)
+    name = one_setting(settings, SETTINGS_RUN, "digits-pairs" if quick else "mnist-pairs")
     seeds = seeds or list(range(seed, seed + (1 if quick else 3)))
     runs = [resumed(work, f"sample-efficiency-{name}", s, quick, lambda s, q: study(s, q, name)) for s in seeds]
     table = tables(runs)

@@ -13,8 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from remedy.errors import check
-from remedy.experiments.base import EXPERIMENTS, Result
+from remedy.experiments.base import EXPERIMENTS, Result, one_setting
 from remedy.experiments.causes import SETTINGS, config_for
 from remedy.experiments.studies import COSTLY
 from remedy.identify import SCORERS, identify
@@ -116,12 +115,7 @@ def study(seed: int, quick: bool, runs: int, setting: str) -> dict[str, Any]:
 
 @EXPERIMENTS.register("speed")
 def speed(seed: int, quick: bool, *, work: Path | None = None, settings: list[str] | None = None) -> Result:
-    check(
-        settings is None or (len(settings) == 1 and settings[0] in SETTINGS_RUN),
-        "--setting",
-        f"one of {', '.join(SETTINGS_RUN)} for this study",
-    )
-    setting = settings[0] if settings else ("digits-pairs" if quick else "mnist-pairs")
+    setting = one_setting(settings, SETTINGS_RUN, "digits-pairs" if quick else "mnist-pairs")
     found = study(seed, quick, 1 if quick else 3, setting)
     fastest = min(PAPER_SECONDS.values())
     paper = {name: {"seconds": s, "ratio": s / fastest} for name, s in PAPER_SECONDS.items()}

@@ -14,10 +14,10 @@ import torch
 from torch import Tensor
 
 from remedy.data import Corruption, DatasetSplit, load_dataset
-from remedy.errors import check
 from remedy.evaluate import detection_curve
 from remedy.evaluate.scoreboard import Trial, difference, measure, random_ranking
 from remedy.examples import Examples
+from remedy.experiments.base import one_setting
 from remedy.experiments.causes_report import over_seeds
 from remedy.identify import SCORERS, Scores, identify
 from remedy.models import build_model, train_model
@@ -75,12 +75,7 @@ class Study:
 
 def dataset_for(quick: bool, settings: list[str] | None = None) -> str:
     """The one dataset of ``--setting`` (MNIST by default, digits for ``--quick``)."""
-    check(
-        settings is None or (len(settings) == 1 and settings[0] in DATASETS),
-        "--setting",
-        f"one of {', '.join(DATASETS)} for this study",
-    )
-    return settings[0] if settings else ("digits" if quick else "mnist")
+    return one_setting(settings, DATASETS, "digits" if quick else "mnist")
 
 
 def class_failures(num_classes: int) -> str:
@@ -107,23 +102,18 @@ def corrupted_study(
     return Study(setup(task, settings), corruption, settings, trained.epoch_seconds or 1.0)
 
 
-Costly = dict[str, dict[str, str]]
-"""Scorer → dataset → why a full run on that dataset leaves it out."""
-
-
-def scorers(quick: bool, dataset: str, costly: Costly | None = None) -> dict[str, str]:
-    """Row label → scorer name: every registered scorer (those :data:`COSTLY` on ``dataset``, or in a study's own
-    ``costly``, left out), or the :data:`QUICK_SCORERS`."""
-    skip = left_out(quick, dataset, costly)
+def scorers(quick: bool, dataset: str) -> dict[str, str]:
+    """Row label → scorer name: every registered scorer (those :data:`COSTLY` on ``dataset`` left out), or the
+    :data:`QUICK_SCORERS`."""
+    skip = left_out(quick, dataset)
     names = QUICK_SCORERS if quick else [n for n in SCORERS.names() if n not in skip]
     return {name: name for name in names}
 
 
-def left_out(quick: bool, dataset: str, costly: Costly | None = None) -> dict[str, str]:
-    """The scorers a full run on ``dataset`` leaves out (:data:`COSTLY` and a study's own ``costly``), each with the
-    reason (none in ``--quick``, which runs its own few)."""
-    every = COSTLY | (costly or {})
-    return {} if quick else {name: why[dataset] for name, why in every.items() if dataset in why}
+def left_out(quick: bool, dataset: str) -> dict[str, str]:
+    """The scorers a full run on ``dataset`` leaves out (:data:`COSTLY`), each with the reason (none in ``--quick``,
+    which runs its own few)."""
+    return {} if quick else {name: why[dataset] for name, why in COSTLY.items() if dataset in why}
 
 
 def score(study: Study, name: str) -> tuple[Scores, float]:
@@ -162,24 +152,22 @@ def removal_rows(study: Study, sets: dict[str, Tensor]) -> dict[str, dict[str, A
     return rows
 
 
-def rank_every_scorer(
-    study: Study, quick: bool, top: int, costly: Costly | None = None
-) -> tuple[dict[str, Any], dict[str, Tensor]]:
+def rank_every_scorer(study: Study, quick: bool, top: int) -> tuple[dict[str, Any], dict[str, Tensor]]:
     """Every scorer of :func:`scorers` on the study: its :func:`ranking_row` against the corrupted mask with its
     cost in epochs, and its ``top`` causes."""
     rows, sets = {}, {}
-    for label, name in scorers(quick, study.settings.dataset, costly).items():
+    for label, name in scorers(quick, study.settings.dataset).items():
         found, epochs = score(study, name)
         rows[label] = ranking_row(found.values, study.corruption.mask, top) | {"epochs": epochs}
         sets[label] = found.ranking()[:top]
     return rows, sets
 
 
-def corruption_run(study: Study, quick: bool, every: str, costly: Costly | None = None) -> dict[str, Any]:
+def corruption_run(study: Study, quick: bool, every: str) -> dict[str, Any]:
     """One seed's measures: every scorer's ranking against the corrupted mask, and the removal of its top
     :data:`TOP` causes beside removing every corrupted image (the set named ``every``) and a random set as large."""
     top = round(TOP * study.problem.posterior.n)
-    rows, sets = rank_every_scorer(study, quick, top, costly)
+    rows, sets = rank_every_scorer(study, quick, top)
     sets[every] = study.corruption.mask.nonzero().flatten()
     sets["random"] = random_set(study, top)
     return {
