@@ -29,7 +29,7 @@ def choose(model: nn.Module, patterns: Sequence[str], argument: str = "--params"
     if not patterns:
         return names
     kept = [name for name in names if any(fnmatchcase(name, pattern) for pattern in patterns)]
-    shown = ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
+    shown = ", ".join(names if len(names) <= 6 else [*names[:3], "…", *names[-3:]])  # the last layer is the usual pick
     check(bool(kept), argument, f"glob patterns matching the model's parameter names ({shown}), got {list(patterns)}")
     for name, p in model.named_parameters():
         if name not in kept:
