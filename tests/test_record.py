@@ -90,6 +90,18 @@ def test_the_demo_records_what_any_of_its_methods_needs() -> None:
     assert DemoConfig().needs() == set()
     assert DemoConfig(compare=("sgd-influence",)).needs() == {"trajectory"}  # a compared scorer, not only the default
     assert DemoConfig(peers=("self-loss",), treat=("finetune", "amnesiac")).needs() == {"trajectory"}
+    assert DemoConfig(treat=("sisa",)).needs() == {"shards"}  # the demo trains a SISA ensemble for it
+    with pytest.raises(RemedyError, match=r"^--treat: expected methods that read one model's recorded run and sisa"):
+        DemoConfig(identify="sgd-influence", treat=("sisa",)).check()
+
+
+def test_the_demo_trains_the_sisa_ensemble_sisa_needs() -> None:
+    from remedy.models.sisa import SHARDS, ShardEnsemble
+    from remedy.pipeline import DemoConfig, demo_task
+
+    task, about = demo_task(DemoConfig(dataset="digits", quick=True, model="logreg", treat=("sisa",)))
+    assert isinstance(task.model, ShardEnsemble) and len(task.model.members) == SHARDS
+    assert task.record.shards is not None and about["train"].shards == SHARDS
 
 
 def test_dropout_is_seeded_so_training_is_deterministic(flipped_logreg: dict) -> None:
