@@ -83,10 +83,9 @@ def unrolling(
 ) -> nn.Module:
     """``θ = θ̂ − scale · (θ̂ − θ̂_{∖C})``: the causes' contribution along the recorded run ``θ̂ − θ̂_{∖C} ≈ −Σ_t P_t
     Σ_{z ∈ C ∩ B_t} ∇ℓ_z(θ_t) / |B_t|`` (:func:`unrolled_contribution`; Adam's steps taken with and without them)
-    taken back. Accurate when the weights moved little during
-    training, which training with ``TrainConfig(sd_regularizer=λ)`` (Thudi et al.'s standard-deviation loss)
-    encourages. Cost: one gradient per step that saw a cause (for Adam, one batch gradient per step to replay its
-    second moment)."""
+    taken back. Accurate when the weights moved little during training, which training with
+    ``TrainConfig(sd_regularizer=λ)`` (Thudi et al.'s standard-deviation loss) encourages. Cost: one gradient per
+    step that saw a cause (for Adam, one batch gradient per step to replay its moments)."""
     if len(causes) == 0:
         return posterior.copy_model()
     contribution = unrolled_contribution(posterior, causes, at)
