@@ -24,8 +24,8 @@ from remedy.metrics import METRICS
 from remedy.models import ARCHITECTURES
 from remedy.params import parse_params
 from remedy.pipeline import DemoConfig
+from remedy.settings import Settings
 from remedy.treat import DEFAULT_TREATMENT, TREATMENTS
-from remedy.workflow import Settings
 
 DEFAULTS = DemoConfig()
 

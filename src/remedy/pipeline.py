@@ -20,9 +20,10 @@ from remedy.models import ARCHITECTURES, build_model, train_model
 from remedy.models.config import QUICK_RECIPE, RECIPE
 from remedy.models.sisa import SHARDS, SLICES
 from remedy.params import choose
+from remedy.settings import Settings
 from remedy.task import Task
 from remedy.treat import TREATMENTS
-from remedy.workflow import Evidence, Settings, run, write_outputs
+from remedy.workflow import Evidence, run, write_outputs
 
 DEFAULT_FLIPS = {"mnist": "1-7:0.3,4-9:0.3,3-5:0.3", "digits": "1-7:0.3,4-9:0.3,3-5:0.3"}
 DEFAULT_FLIP_RATE = 0.2
