@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from remedy import inputs
 from remedy.examples import Data, Examples, Streamed
 from remedy.io import atomic_write, write_json
 
@@ -23,7 +24,7 @@ def fingerprint(*items: nn.Module | Tensor | str | Data) -> str:
     for item in items:
         if isinstance(item, (Examples, Streamed)):
             for part in item.batches(1024):
-                for tensor in (part.x, part.y):
+                for tensor in (*inputs.leaves(part.x), part.y):
                     digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         elif isinstance(item, nn.Module):
             for name, value in item.state_dict().items():

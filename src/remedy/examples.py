@@ -4,7 +4,7 @@ validation. Every pass over a training set goes through ``data.batches(size)``; 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -12,24 +12,27 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from remedy import inputs
 from remedy.errors import RemedyError, check
+from remedy.inputs import Inputs
 
 
 @dataclass(frozen=True)
 class Examples:
-    """A labelled set ``{(x_i, y_i)}`` held as two aligned tensors."""
+    """A labelled set ``{(x_i, y_i)}`` held in memory: inputs ``x`` (a tensor, or a dict or tuple of tensors:
+    :mod:`remedy.inputs`) and labels ``y [N]``, aligned along the first dimension."""
 
-    x: Tensor
+    x: Inputs
     y: Tensor
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
 
     def __getitem__(self, index: Tensor | slice) -> Examples:
-        return Examples(self.x[index], self.y[index])
+        return Examples(inputs.apply(self.x, lambda t: t[index]), self.y[index])
 
     def to(self, device: torch.device | str) -> Examples:
-        return Examples(self.x.to(device), self.y.to(device))
+        return Examples(inputs.apply(self.x, lambda t: t.to(device)), self.y.to(device))
 
     @property
     def labels(self) -> Tensor:
@@ -54,14 +57,22 @@ class Examples:
         return Examples(self.x, labels.to(self.y.device))
 
 
-def _collate(items: Sequence[tuple[object, object]]) -> Examples:
-    x = torch.stack([torch.as_tensor(item[0]) for item in items])
-    return Examples(x if x.is_floating_point() else x.float(), torch.as_tensor([int(item[1]) for item in items]))
+def _collate(items: Sequence[object]) -> Examples:
+    pairs = [inputs.split_item(item) for item in items]
+    x = inputs.stack([p[0] for p in pairs])
+    if isinstance(x, Tensor) and not x.is_floating_point():
+        x = x.float()  # one input tensor is a feature array; dict and tuple inputs keep their dtypes (token ids)
+    return Examples(x, torch.as_tensor([int(p[1]) for p in pairs]))
+
+
+def _finite(x: Inputs) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in inputs.leaves(x) if t.is_floating_point())
 
 
 @dataclass(frozen=True)
 class Streamed:
-    """A map-style ``Dataset`` of ``(x, y)`` pairs, read through a ``DataLoader`` in batches (with ``workers``
+    """A map-style ``Dataset`` of ``(x, y)`` pairs (or the other items :func:`remedy.inputs.split_item` reads), read
+    through a ``DataLoader`` in batches (with ``workers``
     loader processes): the whole set is never one tensor, and no batch of inputs exceeds ``batch_bytes`` (a
     pass that asks for larger batches gets smaller ones). ``index`` selects and orders the examples seen (a
     subset shares the dataset); ``override`` replaces labels (relabelling). Inputs are checked for NaN/Inf batch
@@ -79,16 +90,16 @@ class Streamed:
     def rows(self, size: int) -> int:
         """The batch size used when ``size`` is asked for: at most ``batch_bytes`` of inputs, at least one row."""
         if "example_bytes" not in self._cache:
-            x = torch.as_tensor(self.dataset[int(self.index[0])][0])
-            self._cache["example_bytes"] = max(1, x.numel() * max(x.element_size(), 4))
+            x = inputs.split_item(self.dataset[int(self.index[0])])[0]
+            sizes = [torch.as_tensor(t).numel() * max(torch.as_tensor(t).element_size(), 4) for t in inputs.leaves(x)]
+            self._cache["example_bytes"] = max(1, sum(sizes))
         return max(1, min(size, self.batch_bytes // self._cache["example_bytes"]))
 
     def __len__(self) -> int:
         return len(self.index)
 
     def _checked(self, batch: Examples, positions: Tensor) -> Examples:
-        if batch.x.is_floating_point():
-            check(bool(torch.isfinite(batch.x).all()), self.name, "finite inputs, found NaN or Inf in x")
+        check(_finite(batch.x), self.name, "finite inputs, found NaN or Inf in x")
         return batch if self.override is None else Examples(batch.x, self.override[positions])
 
     def batches(self, size: int) -> Iterator[Examples]:
@@ -125,7 +136,8 @@ class Streamed:
             if targets is not None and len(targets) == len(self.dataset):  # type: ignore[arg-type]
                 self._cache["labels"] = torch.as_tensor(targets).long()[self.index]
             else:  # one pass, item by item: no batch of inputs is ever stacked for it
-                self._cache["labels"] = torch.tensor([int(self.dataset[int(i)][1]) for i in self.index])
+                items = (inputs.split_item(self.dataset[int(i)])[1] for i in self.index)
+                self._cache["labels"] = torch.tensor([int(label) for label in items])
         return self._cache["labels"]
 
 
@@ -168,7 +180,7 @@ def as_data(
 
 def _materialise(data: Streamed) -> tuple[Tensor, Tensor]:
     parts = list(data.batches(1024))
-    return torch.cat([p.x for p in parts]), torch.cat([p.y for p in parts])
+    return inputs.cat([p.x for p in parts]), torch.cat([p.y for p in parts])
 
 
 def as_examples(data: ExamplesLike, name: str, num_classes: int | None = None, allow_empty: bool = False) -> Examples:
@@ -180,16 +192,18 @@ def as_examples(data: ExamplesLike, name: str, num_classes: int | None = None, a
         return as_data(data, name, num_classes, allow_empty, stream=False)  # type: ignore[return-value]
     elif isinstance(data, (tuple, list)):
         check(len(data) == 2, name, "a pair (x, y) of tensors")
-        x, y = torch.as_tensor(data[0]), torch.as_tensor(data[1])
+        x, y = data[0], torch.as_tensor(data[1])
+        x = torch.as_tensor(x) if not isinstance(x, (Mapping, tuple, list)) else inputs.apply(x, torch.as_tensor)
     else:
         raise RemedyError(f"{name}: expected a pair (x, y) of tensors or a Dataset, got {type(data).__name__}")
-    check(x.shape[0] == y.shape[0], name, f"x and y of the same length, got {x.shape[0]} and {y.shape[0]}")
+    check(len(inputs.leaves(x)) > 0, name, "at least one input tensor in x")
+    for t in inputs.leaves(x):
+        check(t.shape[0] == y.shape[0], name, f"x and y of the same length, got {t.shape[0]} and {y.shape[0]}")
     check(y.ndim == 1, name, f"labels y of shape [N], got {tuple(y.shape)}")
     check(allow_empty or len(y) > 0, name, "at least one example, got an empty set")
     check(not y.is_floating_point() and not y.is_complex(), name, f"integer class labels, got dtype {y.dtype}")
-    if x.is_floating_point():
-        check(bool(torch.isfinite(x).all()), name, "finite inputs, found NaN or Inf in x")
-    else:
+    check(_finite(x), name, "finite inputs, found NaN or Inf in x")
+    if isinstance(x, Tensor) and not x.is_floating_point():
         x = x.float()
     y = y.long()
     if num_classes is not None and len(y) > 0:

@@ -25,6 +25,7 @@ from remedy.curvature.grads import (
     weighted_gradient,
 )
 from remedy.examples import Data
+from remedy.inputs import logits
 from remedy.task import LossFn
 
 
@@ -142,7 +143,7 @@ class TrainPasses:
             parts = []
             for part in chunk.batches(batch_size):
                 part = part.to(self.device)
-                parts.append(-self.loss(net(part.x), part.y).cpu())
+                parts.append(-self.loss(logits(net, part.x), part.y).cpu())
             return torch.cat(parts)
 
         if data is not self.train:

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import vector_to_parameters
 
+from remedy import inputs
 from remedy.curvature.store import Curvatures
 from remedy.errors import RemedyError, check
 from remedy.examples import Data, Examples, ExamplesLike, Streamed, as_data, as_examples
@@ -72,10 +73,11 @@ class Posterior:
         first = data.take(torch.arange(1)).to(self.device)
         try:
             with torch.no_grad():
-                logits = self.model(first.x)
+                logits = inputs.logits(self.model, first.x)
         except Exception as err:  # the user's module decides what it rejects
+            shapes = ", ".join(str(tuple(t.shape[1:])) for t in inputs.leaves(first.x))
             raise RemedyError(
-                f"train: expected inputs the model accepts, got x of shape {tuple(first.x.shape[1:])} ({err})"
+                f"train: expected inputs the model accepts, got inputs of shape {shapes} ({err})"
             ) from err
         check(logits.ndim == 2, "model", f"logits of shape [B, classes], got {tuple(logits.shape)}")
         self.num_classes = int(logits.shape[1])

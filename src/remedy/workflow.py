@@ -85,7 +85,7 @@ def fingerprints(problem: Problem) -> dict[str, str]:
     return {
         "model": passes.key.get("model") or fingerprint(problem.posterior.model),
         "train": passes.key.get("data") or fingerprint(problem.posterior.train),
-        "test": fingerprint(test.x, test.y),
+        "test": fingerprint(test),
         "seed": str(split.seed),
     }
 
@@ -176,7 +176,8 @@ def diagnose(
         summary.setdefault("peers", {})[name] = entry
     data: dict[str, Tensor] = {}
     top = scores.ranking()[:TOP]
-    if posterior.train.take(top[:1]).x.ndim == 4:  # images: keep the inputs the report shows
+    first = posterior.train.take(top[:1]).x
+    if isinstance(first, Tensor) and first.ndim == 4:  # images: keep the inputs the report shows
         data["top"] = posterior.train.take(top).x.cpu()
         for k, idx in enumerate(mode_causes.values()):
             data[f"mode-{k}"] = posterior.train.take(torch.tensor(idx)).x.cpu()

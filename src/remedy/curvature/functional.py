@@ -6,12 +6,12 @@ from abc import abstractmethod
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call
 
 from remedy.chunks import CHUNK_ROWS, sum_over_chunks
 from remedy.curvature.grads import BATCH_ROWS, trainable
 from remedy.curvature.operator import Curvature, as_matrix
 from remedy.examples import Data, Examples
+from remedy.inputs import Inputs, logits
 from remedy.task import LossFn
 
 
@@ -30,8 +30,8 @@ class FunctionalModel:
     def unflatten(self, flat: Tensor) -> dict[str, Tensor]:
         return {n: t.view(s) for n, t, s in zip(self.names, flat.split(self.sizes), self.shapes, strict=True)}
 
-    def __call__(self, flat: Tensor, x: Tensor) -> Tensor:
-        return functional_call(self.model, (self.unflatten(flat), self.buffers), (x,))
+    def __call__(self, flat: Tensor, x: Inputs) -> Tensor:
+        return logits(self.model, x, (self.unflatten(flat), self.buffers))
 
 
 def random_subset(data: Data, batch_size: int, generator: torch.Generator) -> Data:

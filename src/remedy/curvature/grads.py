@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, grad, jvp, vmap
+from torch.func import grad, jvp
 
+from remedy import inputs
 from remedy.errors import check
 from remedy.examples import Data
+from remedy.inputs import Inputs, logits, per_example
 from remedy.task import LossFn
 
 DEFAULT_CHUNK_BYTES = 256 * 2**20
@@ -55,12 +58,13 @@ def per_example_grads(
     size = min(BATCH_ROWS, chunk_size(n_params, chunk_bytes, next(iter(params.values())).element_size()))
 
     def single(p: dict[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
-        return loss(functional_call(model, (p, buffers), (x.unsqueeze(0),)), y.unsqueeze(0)).sum()
+        return loss(logits(model, inputs.apply(x, lambda t: t.unsqueeze(0)), (p, buffers)), y.unsqueeze(0)).sum()
 
-    batched = vmap(grad(single), in_dims=(None, 0, 0))
+    batched = per_example(grad(single), in_dims=(None, 0, 0))
     start = 0
     for part in data.batches(size):
-        grads = batched(params, part.x.to(device), part.y.to(device))
+        part = part.to(device)
+        grads = batched(params, part.x, part.y)
         yield start, torch.cat([g.reshape(len(part), -1) for g in grads.values()], dim=1)
         start += len(part)
 
@@ -86,10 +90,10 @@ def directional_derivatives(
         f"a [{theta.numel()}, k] matrix, got shape {tuple(directions.shape)}",
     )
 
-    def losses(x: Tensor, y: Tensor) -> Callable[[Tensor], Tensor]:
+    def losses(x: Inputs, y: Tensor) -> Callable[[Tensor], Tensor]:
         def of(flat: Tensor) -> Tensor:
             tensors = {n: t.view(s) for n, t, s in zip(names, flat.split(sizes), shapes, strict=True)}
-            return loss(functional_call(model, (tensors, buffers), (x,)), y)
+            return loss(logits(model, x, (tensors, buffers)), y)
 
         return of
 
@@ -119,7 +123,12 @@ def gradient_products(
     For a few directions and no normalisation, forward mode (:func:`directional_derivatives`), which never forms
     a gradient; otherwise per-example gradients in chunks of ``chunk_bytes``."""
     if not unit and directions.shape[1] <= JVP_DIRECTIONS:
-        return directional_derivatives(model, loss, data, directions)
+        try:
+            return directional_derivatives(model, loss, data, directions)
+        except NotImplementedError as err:  # an operation without a forward-mode rule (SDPA attention on the CPU)
+            if "forward AD" not in str(err):
+                raise
+            warnings.warn(f"{str(err).splitlines()[0]}: gradient products by per-example gradients", stacklevel=2)
     parts = []
     for _, g in per_example_grads(model, loss, data, chunk_bytes):
         if unit:
@@ -139,7 +148,7 @@ def weighted_gradient(model: nn.Module, loss: LossFn, data: Data, weights: Tenso
         start += len(part)
         if bool((w != 0).any()):
             part = part.to(params[0].device)
-            value = loss(model(part.x), part.y) @ w.to(params[0])
+            value = loss(logits(model, part.x), part.y) @ w.to(params[0])
             for acc, g in zip(total, torch.autograd.grad(value, params), strict=True):
                 acc += g
     return torch.cat([g.reshape(-1) for g in total])

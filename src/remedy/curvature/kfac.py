@@ -22,6 +22,7 @@ from remedy.chunks import CHUNK_ROWS, sum_over_chunks
 from remedy.curvature.fisher import diagonal_fisher
 from remedy.curvature.operator import Curvature, as_matrix
 from remedy.examples import Data
+from remedy.inputs import logits
 from remedy.task import LossFn
 
 
@@ -121,7 +122,9 @@ class KFAC(Curvature):
             for part in data.batches(batch_size):
                 part = part.to(self.device)
                 model.zero_grad(set_to_none=True)
-                loss(model(part.x), part.y).sum().backward()  # per-example output gradients: examples are independent
+                loss(
+                    logits(model, part.x), part.y
+                ).sum().backward()  # per-example output gradients: examples are independent
                 yield [(store[id(b.module)][0], store[id(b.module)][1]) for b in self.blocks]
         finally:
             for handle in handles:

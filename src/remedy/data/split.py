@@ -10,8 +10,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from remedy import inputs
 from remedy.errors import RemedyError, check
 from remedy.examples import Examples, ExamplesLike, as_examples
+from remedy.inputs import Inputs, logits
 from remedy.seeds import stream
 from remedy.task import check_eval_model
 
@@ -137,10 +139,15 @@ class Split:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: Tensor, batch_size: int = 1024) -> Tensor:
-    """Predicted classes of ``model`` on ``x``, in batches (on the CPU)."""
+def predict(model: nn.Module, x: Inputs, batch_size: int = 1024) -> Tensor:
+    """Predicted classes of ``model`` on the inputs ``x``, in batches (on the CPU)."""
     device = next(model.parameters()).device
-    return torch.cat([model(x[i : i + batch_size].to(device)).argmax(-1).cpu() for i in range(0, len(x), batch_size)])
+    return torch.cat(
+        [
+            logits(model, inputs.apply(x, lambda t, i=i: t[i : i + batch_size].to(device))).argmax(-1).cpu()
+            for i in range(0, inputs.rows(x), batch_size)
+        ]
+    )
 
 
 def parse_modes(spec: str) -> list[Mode]:

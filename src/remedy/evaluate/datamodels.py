@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from remedy.chunks import gather_chunks, world
 from remedy.errors import check
 from remedy.examples import Data, Examples
+from remedy.inputs import logits
 from remedy.io import atomic_write
 from remedy.seeds import derive, stream
 
@@ -108,6 +109,6 @@ def query_losses(queries: Examples, loss: Callable[[Tensor, Tensor], Tensor]) ->
     @torch.no_grad()
     def measure(model: nn.Module) -> Tensor:
         device = next(model.parameters()).device
-        return loss(model(queries.x.to(device)), queries.y.to(device)).cpu()
+        return loss(logits(model, queries.to(device).x), queries.y.to(device)).cpu()
 
     return measure

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from remedy.errors import check
 from remedy.examples import Data
+from remedy.inputs import logits
 from remedy.seeds import stream
 from remedy.task import LossFn, cross_entropy
 
@@ -19,7 +20,7 @@ from remedy.task import LossFn, cross_entropy
 def log_probabilities(model: nn.Module, data: Data, batch_size: int = 1024) -> Tensor:
     """``log softmax(model(x))`` for every example of ``data``, ``[n, C]`` float64 on the CPU."""
     device = next(model.parameters()).device
-    parts = [torch.log_softmax(model(b.x.to(device)).double(), -1).cpu() for b in data.batches(batch_size)]
+    parts = [torch.log_softmax(logits(model, b.to(device).x).double(), -1).cpu() for b in data.batches(batch_size)]
     return torch.cat(parts)
 
 

@@ -83,7 +83,8 @@ class Responses:
         if not isinstance(measurement, DataMetric):
             check(callable(measurement), "measurement", "a DataMetric or a callable m(θ) -> [Q]")
             return measurement
-        x, y = measurement.data.x.to(self.theta.device), measurement.data.y.to(self.theta.device)
+        data = measurement.data.to(self.theta.device)
+        x, y = data.x, data.y
         return lambda theta: measurement.smooth(self.f(theta, x), y).reshape(-1)
 
     def objective(self, j: int | Tensor | None) -> Callable[[Tensor], Tensor]:
@@ -143,7 +144,8 @@ class Responses:
             o = self.f(theta, data.x)
             delta = o - self.outputs
             bregman = self.posterior.loss(o, data.y) - self.output_losses - (self.output_grads * delta).sum(1)
-            removed = self.posterior.loss(self.f(theta, data.x[j : j + 1]), data.y[j : j + 1]).sum()
+            one = data[j : j + 1]
+            removed = self.posterior.loss(self.f(theta, one.x), one.y).sum()
             return bregman.mean() + epsilon * removed + 0.5 * lam * (theta - theta_hat).square().sum()
 
         return self._solve(objective, theta_hat)

@@ -11,13 +11,15 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.func import grad, vmap
+from torch.func import grad
 from tqdm.auto import tqdm
 
+from remedy import inputs
 from remedy.curvature.functional import FunctionalModel
 from remedy.data.split import QueryHalf
 from remedy.errors import check
 from remedy.identify.registry import SCORERS
+from remedy.inputs import per_example as vmapped
 from remedy.models.record import Step, Trajectory
 from remedy.models.train import training_objective
 from remedy.posterior import Posterior
@@ -105,9 +107,9 @@ def metagradients(
         return objective(f(theta, x), y).mean()
 
     def example_loss(theta: Tensor, x: Tensor, y: Tensor) -> Tensor:
-        return objective(f(theta, x[None]), y[None]).sum()
+        return objective(f(theta, inputs.apply(x, lambda t: t[None])), y[None]).sum()
 
-    per_example = vmap(grad(example_loss), in_dims=(None, 0, 0))
+    per_example = vmapped(grad(example_loss), in_dims=(None, 0, 0))
     states = _replay(posterior, trajectory, optimiser, batch_loss)
     top = torch.func.jacrev(targets)(theta_hat).to(dtype)  # [Q, P]
     averaged = set(trajectory.averaged or ())

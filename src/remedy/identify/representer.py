@@ -13,6 +13,7 @@ from remedy.errors import check
 from remedy.examples import Data, Examples
 from remedy.identify.attribution import attribute
 from remedy.identify.registry import SCORERS
+from remedy.inputs import logits
 from remedy.posterior import Posterior
 
 
@@ -32,7 +33,7 @@ def features(model: nn.Module, layer: nn.Linear, data: Data, batch_size: int = 1
     handle = layer.register_forward_hook(lambda module, inputs, output: store.append(inputs[0].flatten(1)))
     try:
         for part in data.batches(batch_size):
-            model(part.x.to(device))
+            logits(model, part.to(device).x)
     finally:
         handle.remove()
     f = torch.cat(store).double()

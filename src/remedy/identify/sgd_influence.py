@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.func import grad, jvp, vmap
+from torch.func import grad, jvp
 from tqdm.auto import tqdm
 
+from remedy import inputs
 from remedy.curvature.functional import FunctionalModel
 from remedy.data.split import QueryHalf
 from remedy.errors import check
 from remedy.identify.registry import SCORERS
+from remedy.inputs import per_example as vmapped
 from remedy.models.train import training_objective
 from remedy.posterior import Posterior
 
@@ -74,9 +76,9 @@ def sgd_influence(posterior: Posterior, query: QueryHalf, *, target: str = "guar
     change = torch.zeros(posterior.n, dtype=torch.float64)
 
     def example_loss(theta: Tensor, x: Tensor, y: Tensor) -> Tensor:
-        return objective(f(theta, x[None]), y[None]).sum()
+        return objective(f(theta, inputs.apply(x, lambda t: t[None])), y[None]).sum()
 
-    per_example = vmap(grad(example_loss), in_dims=(None, 0, 0))
+    per_example = vmapped(grad(example_loss), in_dims=(None, 0, 0))
     for step in tqdm(
         trajectory.iterate(reverse=True), total=trajectory.steps, desc="sgd-influence", disable=None, leave=False
     ):

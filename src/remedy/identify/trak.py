@@ -15,6 +15,7 @@ from remedy.data.split import QueryHalf
 from remedy.errors import check
 from remedy.examples import Data, Examples
 from remedy.identify.registry import SCORERS
+from remedy.inputs import logits
 from remedy.models.train import train_model
 from remedy.posterior import Posterior
 from remedy.seeds import derive, stream
@@ -67,7 +68,7 @@ def correct_probability(model: nn.Module, data: Data, batch_size: int = 1024) ->
     """``p_y`` for every example: the probability the model gives its label."""
     device = next(model.parameters()).device
     parts = [
-        torch.softmax(model(b.x.to(device)).double(), -1).gather(1, b.y.to(device)[:, None])[:, 0].cpu()
+        torch.softmax(logits(model, b.to(device).x).double(), -1).gather(1, b.y.to(device)[:, None])[:, 0].cpu()
         for b in data.batches(batch_size)
     ]
     return torch.cat(parts)

@@ -16,6 +16,7 @@ from torch.func import jacrev
 from remedy.curvature.functional import FunctionalModel
 from remedy.errors import check
 from remedy.examples import Examples, as_examples
+from remedy.inputs import logits
 
 Where = Tensor | Callable[[Tensor, Tensor], Tensor] | None
 """A slice of a dataset: a boolean mask, a predicate ``(x, y) -> mask``, or ``None`` for all of it."""
@@ -75,7 +76,7 @@ class DataMetric(Metric):
     def _eval(self, model: nn.Module, fn: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
         device = next(model.parameters()).device
         with torch.no_grad():
-            return fn(model(self.data.x.to(device)), self.data.y.to(device)).reshape(-1)
+            return fn(logits(model, self.data.to(device).x), self.data.y.to(device)).reshape(-1)
 
     def value(self, model: nn.Module) -> Tensor:
         return self._eval(model, self.smooth)
@@ -85,7 +86,8 @@ class DataMetric(Metric):
 
     def jacobian(self, model: nn.Module) -> Tensor:
         f = FunctionalModel(model)
-        x, y = self.data.x.to(f.theta.device), self.data.y.to(f.theta.device)
+        data = self.data.to(f.theta.device)
+        x, y = data.x, data.y
         return jacrev(lambda theta: self.smooth(f(theta, x), y).reshape(-1), chunk_size=64)(f.theta).detach()
 
 

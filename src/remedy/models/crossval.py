@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from remedy.errors import check
 from remedy.examples import Data
+from remedy.inputs import logits
 from remedy.models.config import TrainConfig
 from remedy.models.train import train_model
 from remedy.seeds import derive
@@ -28,7 +29,9 @@ if TYPE_CHECKING:
 def probabilities(model: nn.Module, data: Data, batch_size: int = 1024) -> Tensor:
     """``softmax(model(x))`` for every example of ``data``, in batches, on the CPU, float64."""
     device = next(model.parameters()).device
-    return torch.cat([torch.softmax(model(b.x.to(device)).double(), -1).cpu() for b in data.batches(batch_size)])
+    return torch.cat(
+        [torch.softmax(logits(model, b.to(device).x).double(), -1).cpu() for b in data.batches(batch_size)]
+    )
 
 
 def out_of_sample_probabilities(

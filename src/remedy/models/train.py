@@ -12,6 +12,7 @@ from torch import nn
 
 from remedy.errors import check
 from remedy.examples import Data, Examples, ExamplesLike, as_data
+from remedy.inputs import logits
 from remedy.models.config import TrainConfig
 from remedy.models.fit import describe_optimizer, fit, optimizer_for
 from remedy.models.record import TrainingRecord, TrajectoryWriter, temporary_folder
@@ -28,9 +29,9 @@ def loss_and_error(
     total, wrong = 0.0, 0
     for chunk in data.batches(batch_size):
         chunk = chunk.to(device)
-        logits = model(chunk.x)
-        total += float(loss(logits, chunk.y).sum())
-        wrong += int((logits.argmax(-1) != chunk.y).sum())
+        out = logits(model, chunk.x)
+        total += float(loss(out, chunk.y).sum())
+        wrong += int((out.argmax(-1) != chunk.y).sum())
     return total / len(data), wrong / len(data)
 
 
@@ -90,7 +91,7 @@ def train_model(
 
     def objective(batch: torch.Tensor) -> torch.Tensor:
         part = fit_part.take(batch).to(device)
-        return per_example(model(part.x), part.y).mean()
+        return per_example(logits(model, part.x), part.y).mean()
 
     writer = None
     if config.record:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from remedy import inputs
 from remedy.data.split import predict
 from remedy.errors import check
 from remedy.examples import Examples
@@ -32,8 +33,12 @@ def unfitted(posterior: Posterior, guard: Examples, options: dict) -> Examples:
 
 def _without(guard: Examples, fitted: Examples) -> Examples:
     """The guard minus the examples fitted on (early stopping on what is fitted would never stop)."""
-    rows = {tuple(x.flatten().tolist()) for x in fitted.x}
-    keep = torch.tensor([tuple(x.flatten().tolist()) not in rows for x in guard.x])
+
+    def row(data: Examples, i: int) -> tuple:
+        return tuple(v for t in inputs.leaves(data.x) for v in t[i].flatten().tolist())
+
+    rows = {row(fitted, i) for i in range(len(fitted))}
+    keep = torch.tensor([row(guard, i) not in rows for i in range(len(guard))])
     return guard[keep.to(guard.y.device)]
 
 
@@ -64,5 +69,5 @@ def finetune_failures_removed(
     failures = guard_failures(posterior, guard, seed)
     kept = posterior.kept(causes)
     everything = [kept.take(torch.arange(len(kept))).to(posterior.device), failures.to(posterior.device)]
-    data = Examples(torch.cat([part.x for part in everything]), torch.cat([part.y for part in everything]))
+    data = Examples(inputs.cat([part.x for part in everything]), torch.cat([part.y for part in everything]))
     return _fit(posterior, data, guard, failures, locality, seed)

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from remedy.errors import check
 from remedy.examples import Examples
+from remedy.inputs import logits
 from remedy.models.train import training_objective
 from remedy.posterior import Posterior
 from remedy.treat.registry import TREATMENTS
@@ -18,7 +19,7 @@ def _gradient(posterior: Posterior, flat: Tensor, data: Examples, weights: Tenso
     eval mode (dropout off, batch-norm statistics frozen: the recorded step's own randomness cannot be replayed)."""
     model = posterior.model_at(flat.to(posterior.theta()))
     objective = training_objective(posterior.loss, posterior.record.config)
-    total = (objective(model(data.x), data.y) * weights.to(data.x.device)).sum()
+    total = (objective(logits(model, data.x), data.y) * weights.to(data.y.device)).sum()
     parameters = [p for p in model.parameters() if p.requires_grad]
     return torch.cat([g.reshape(-1) for g in torch.autograd.grad(total, parameters)]).double().cpu()
 

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from remedy.examples import Data, Examples
+from remedy.inputs import logits
 from remedy.models.config import TrainConfig
 from remedy.update.base import Fitted, refit
 
@@ -51,7 +52,7 @@ class EWC:
     def _fit(self, posterior: Posterior, data: Data, stop: Examples, sign: float, desc: str) -> Fitted:
         def objective(model: nn.Module, batch: Tensor) -> Tensor:
             part = data.take(batch).to(posterior.device)
-            nll = posterior.loss(model(part.x), part.y).mean()
+            nll = posterior.loss(logits(model, part.x), part.y).mean()
             return sign * nll + self.penalty_scale * laplace_penalty(posterior, model, self.prior_precision)
 
         return refit(posterior, objective, len(data), stop, self.config, self.seed, desc, self.stop_on)

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from remedy.examples import Data, Examples
+from remedy.inputs import logits
 from remedy.models.config import TrainConfig
 from remedy.update.base import Fitted, refit
 
@@ -37,7 +38,7 @@ class FineTune:
 
         def objective(model: nn.Module, batch: Tensor) -> Tensor:
             part = data.take(batch).to(posterior.device)
-            value = posterior.loss(model(part.x), part.y).mean()
+            value = posterior.loss(logits(model, part.x), part.y).mean()
             if self.prox:
                 flat = torch.cat([p.reshape(-1) for p in model.parameters() if p.requires_grad])
                 value = value + 0.5 * self.prox * (flat - theta).square().sum()
