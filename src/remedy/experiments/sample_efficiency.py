@@ -16,6 +16,7 @@ from remedy.evaluate.scoreboard import Trial, choose_count, measure
 from remedy.experiments.base import EXPERIMENTS, Result, one_setting
 from remedy.experiments.causes import SETTINGS, config_for
 from remedy.experiments.causes_report import over_seeds
+from remedy.experiments.studies import left_out, scorers
 from remedy.experiments.study_report import resumed
 from remedy.identify import identify
 from remedy.pipeline import demo_task
@@ -24,11 +25,6 @@ from remedy.workflow import count_candidates, setup
 
 SIZES = (0.05, 0.1, 0.25, 0.5, 1.0)
 """The fractions of the query half's failures the diagnosis is given."""
-
-SCORERS_RUN = ("ewc-influence", "linear-influence", "puma", "trak", "cells", "tracin", "self-loss")
-"""The scorers measured at every size: the paper's EWC-influence and linear influence, PUMA, TRAK and the cells rule,
-TracIn, and self-loss, which ignores the query (its row is the same at every size). SGD-influence, the paper's third,
-is left out: its backward replay costs 650-890 epochs a run on digits (the input-noise study)."""
 
 QUICK_SCORERS = ("ewc-influence",)
 """``--quick``: the paper's scorer alone, and the smallest candidate count only (no choice on the guard)."""
@@ -50,14 +46,16 @@ def cut(query: QueryHalf, size: float) -> QueryHalf:
     )
 
 
-SETTINGS_RUN = ("mnist-pairs", "digits-pairs")
-"""``--setting``: the demo's label noise on MNIST (the default) or on scikit-learn's digits."""
+SETTINGS_RUN = {"mnist-pairs": "mnist", "digits-pairs": "digits"}
+"""``--setting`` → its dataset: the demo's label noise on MNIST (the default) or on scikit-learn's digits."""
 
 
 def study(seed: int, quick: bool, name: str) -> dict[str, Any]:
-    """One seed of the setting ``name``: every scorer at every query size."""
+    """One seed of the setting ``name``: every scorer (those too costly on its dataset left out, as in the corruption
+    studies) at every query size; self-loss and random ignore the query, so their rows differ by size only through
+    the count chosen."""
     setting = SETTINGS[name]
-    names = QUICK_SCORERS if quick else SCORERS_RUN
+    names = QUICK_SCORERS if quick else tuple(scorers(quick, SETTINGS_RUN[name]))
     config = replace(config_for(setting, seed, quick), compare=(), peers=(), treat=("finetune",), treatment_seeds=1)
     task, _ = demo_task(replace(config, compare=names))  # the record, when a scorer needs it
     problem = setup(task, config)
@@ -142,13 +140,22 @@ def sample_efficiency(
     seeds: list[int] | None = None,
     settings: list[str] | None = None,
 ) -> Result:
-    name = one_setting(settings, SETTINGS_RUN, "digits-pairs" if quick else "mnist-pairs")
+    name = one_setting(settings, tuple(SETTINGS_RUN), "digits-pairs" if quick else "mnist-pairs")
     seeds = seeds or list(range(seed, seed + (1 if quick else 3)))
     runs = [resumed(work, f"sample-efficiency-{name}", s, quick, lambda s, q: study(s, q, name)) for s in seeds]
     table = tables(runs)
     return Result(
         title=f"Sample efficiency: the diagnosis from 5 % to 100 % of the query failures ({name})",
-        summary={"scorers": table, "runs": runs, "settings": {"seeds": seeds, "sizes": list(SIZES), "setting": name}},
+        summary={
+            "scorers": table,
+            "runs": runs,
+            "settings": {
+                "seeds": seeds,
+                "sizes": list(SIZES),
+                "setting": name,
+                "left_out": left_out(quick, SETTINGS_RUN[name]),
+            },
+        },
         description=(
             "The demo's label noise: 30 % of three pairs of classes flipped (MNIST 1↔7, 4↔9, 3↔5; scikit-learn's "
             "digits 3↔8, 5↔9, 2↔7). The query "
