@@ -111,7 +111,12 @@ def classifier(vocab: int, classes: int, seed: int) -> torch.nn.Module:
     return BertForSequenceClassification(config).eval()
 
 
-def build(n_train: int = 2000, n_test: int = 1000, rate: float = 0.3, seed: int = 0, epochs: int = 20) -> remedy.Task:
+def build(
+    n_train: int = 2000, n_test: int = 1000, rate: float = 0.3, seed: int = 0, epochs: int = 20, record: bool = False
+) -> remedy.Task:
+    """The task: ``n_train`` texts with ``rate`` of two pairs of topics swapped, the classifier trained on them for
+    ``epochs`` (averaging the second half's iterates, as the demo's recipe does) and, with ``record``, every optimiser
+    step kept for the methods that replay the run (MAGIC, SGD-influence, amnesiac, unrolling)."""
     train_texts, true = texts(n_train, seed)
     test_texts, test_labels = texts(n_test, seed + 1000)
     tok = tokenizer(train_texts)
@@ -126,7 +131,7 @@ def build(n_train: int = 2000, n_test: int = 1000, rate: float = 0.3, seed: int 
     test_ids, test_mask = encode(tok, test_texts)
     model = classifier(tok.get_vocab_size(), len(TOPICS), seed)
     train = TextSet(ids, mask, noisy)
-    config = TrainConfig(max_epochs=epochs, early_stopping=False, average=0.5)
+    config = TrainConfig(max_epochs=epochs, early_stopping=False, average=0.5, record=record)
     model, record = remedy.train_model(model, train, config=config, seed=seed)
     test = ({"input_ids": test_ids, "attention_mask": test_mask}, test_labels)
     return remedy.Task(

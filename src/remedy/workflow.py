@@ -12,6 +12,7 @@ report`` renders.
 from __future__ import annotations
 
 import platform
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -25,6 +26,7 @@ from torch import Tensor, nn
 from remedy.cache import fingerprint
 from remedy.chunks import agree, world
 from remedy.data.split import QueryHalf, Split, parse_modes, split_test
+from remedy.estimate import estimate
 from remedy.evaluate import detection_curve, evaluate
 from remedy.evaluate.directions import directed
 from remedy.evaluate.scoreboard import (
@@ -147,17 +149,21 @@ def diagnose(
     examples, the detection curve beside the ``peers``'."""
     posterior, query = problem.posterior, problem.split.query
     method, options = settings.scorer_options()
+    groups = [(mode, members) for mode, members in query.mode_groups()[:modes] if mode is not None and len(members) > 1]
+    cost = estimate(posterior, method, len(query.failures), options, runs=1 + len(groups))
+    if world()[0] == 0:
+        print(f"remedy: {cost.line(posterior, len(query.failures))}", file=sys.stderr, flush=True)
+    start = time.perf_counter()
     scores = identify(posterior, query, method, **options)
     mode_causes: dict[str, list[int]] = {}
-    for mode, members in query.mode_groups()[:modes]:
-        if mode is None or len(members) < 2:
-            continue
+    for mode, members in groups:
         only = query.subset(members)
         values = identify(
             posterior, QueryHalf.of(only.failures, guard=only.failures, seed=query.seed), method, **options
         ).values
         mode_causes[f"{mode[0]} → {mode[1]}"] = torch.argsort(values, descending=True, stable=True)[: TOP // 2].tolist()
     summary = describe(problem, scores, mode_causes)
+    summary["identify"]["estimate"] = cost.to_dict() | {"seconds_measured": time.perf_counter() - start}
     corrupted = problem.corrupted
     if corrupted is not None and bool(corrupted.any()):
         curve = detection_curve(scores.values, corrupted)

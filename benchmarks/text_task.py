@@ -1,0 +1,92 @@
+"""Every registered scorer and treatment on the HuggingFace text task (``examples/text_task.py``, ``pip install
+remedy[hf]``) through the Python API: for a scorer, its time (seconds and epochs of the same model, measured in the
+same run) and the swapped share of its top causes (as many as there are swapped labels); for a treatment of the
+default scorer's top 10 %, its time and the held-out accuracy after it; or the one line it stopped with.
+
+    python benchmarks/text_task.py --threads 1 [--record] [--skip tmc-shapley]
+
+``--record`` trains θ̂ with every optimiser step kept, which the methods that replay the run need. Prints markdown
+tables (benchmarks/README.md keeps the last ones).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+import remedy
+from remedy.errors import RemedyError
+from remedy.evaluate.accuracy import accuracy
+from remedy.identify import DEFAULT_SCORER, SCORERS
+from remedy.treat import TREATMENTS
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+import text_task
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--record", action="store_true", help="keep every optimiser step (replaying methods run)")
+    parser.add_argument("--skip", nargs="*", default=[], help="methods not run (named in the table)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    task = text_task.build(seed=args.seed, record=args.record)
+    epoch = task.record.epoch_seconds or 1.0
+    posterior = remedy.Posterior(task.model, task.train, record=task.record)
+    split = remedy.split_test(task.model, task.test, seed=args.seed)
+    assert task.corrupted is not None
+    k, base = int(task.corrupted.sum()), float(task.corrupted.float().mean())
+    held = split.held_out.examples
+    before = accuracy(task.model, held) or 0.0
+    size = sum(p.numel() for p in task.model.parameters())
+    print(
+        f"{task.name}: {len(posterior.train)} training texts, {k} swapped ({base:.2f}), "
+        f"{size:,} parameters, built in {time.perf_counter() - start:.0f} s, "
+        f"one epoch {epoch:.2f} s; query failures {len(split.query.failures)}; held-out accuracy {100 * before:.1f} %\n"
+    )
+    print("| scorer | status | seconds | epochs | swapped share of top |\n|---|---|---|---|---|", flush=True)
+    default = None
+    for name in SCORERS.names():
+        if name in args.skip:
+            print(f"| {name} | not run (--skip) | | | |", flush=True)
+            continue
+        t = time.perf_counter()
+        try:
+            scores = remedy.identify(posterior, split, name)
+        except RemedyError as err:
+            print(f"| {name} | refused: {err} | | | |", flush=True)
+            continue
+        seconds = time.perf_counter() - t
+        share = float(task.corrupted[scores.ranking()[:k]].float().mean())
+        print(f"| {name} | ran | {seconds:.1f} | {seconds / epoch:.1f} | {share:.3f} |", flush=True)
+        default = scores if name == DEFAULT_SCORER else default
+    assert default is not None, f"the default scorer {DEFAULT_SCORER} did not run"
+    causes = default.ranking()[: len(posterior.train) // 10]
+    print(
+        f"\nTreatments of the default scorer's ({DEFAULT_SCORER}) top 10 % ({len(causes)} texts, "
+        f"{float(task.corrupted[causes].float().mean()):.2f} swapped); held-out accuracy before {100 * before:.1f} %\n"
+    )
+    print("| treatment | status | seconds | held-out accuracy after |\n|---|---|---|---|", flush=True)
+    for name in TREATMENTS.names():
+        if name in args.skip:
+            print(f"| {name} | not run (--skip) | | |", flush=True)
+            continue
+        t = time.perf_counter()
+        try:
+            fixed = remedy.repair(posterior, causes, name, guard=split.query.guard)
+        except RemedyError as err:
+            print(f"| {name} | refused: {err} | | |", flush=True)
+            continue
+        after = accuracy(fixed.model, held) or 0.0
+        print(f"| {name} | ran | {time.perf_counter() - t:.1f} | {100 * after:.1f} % |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

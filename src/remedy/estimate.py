@@ -1,0 +1,169 @@
+"""What a scorer will cost, said before it runs: peak resident memory and time, from the parameter count P, the
+training set's size N, the number of queries, the memory budget of one chunk (``--memory-mb``) and one measured
+batch of the model. A dense matrix that cannot fit stops the run here, with one line, before any work.
+
+Time is the scorer's cost in epochs of the same model (:data:`EPOCHS`, measured by ``remedy experiment speed`` and
+the input-noise study) times the epoch's seconds (the training record's, or one timed batch scaled to N). Memory is
+the process's resident size now, plus the largest of what the scorer holds at once: a chunk of per-example gradients
+(at most ``--memory-mb``, never more than N·P floats) with the activations of one batch of examples (measured), the
+gradient matrix when the cache keeps it, TRAK's projected features, and the dense curvature of the direct solver.
+``benchmarks/estimate.py`` checks both against the measured peak on three tasks (``benchmarks/README.md``).
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from remedy.curvature.grads import BATCH_ROWS, per_example_grads
+from remedy.curvature.operator import DENSE_LIMIT
+from remedy.errors import check
+from remedy.posterior import Posterior
+
+EPOCHS: dict[str, float] = {
+    "random": 0.0,
+    "self-loss": 0.1,
+    "representer": 0.3,
+    "finetune-influence": 0.5,
+    "cells": 1.6,
+    "tracin": 1.7,
+    "g-shapley": 1.7,
+    "puma": 2.0,
+    "trak": 2.2,
+    "linear-influence": 9.0,
+    "ewc-influence": 9.9,
+}
+"""Identification cost in epochs of the same model: medians of ``remedy experiment speed --setting mnist-pairs``."""
+
+RECIPE_EPOCHS: dict[str, float] = {
+    "sgd-influence": 13.4,
+    "magic": 8.6,
+    "cleanlab": 3.7,
+    "adaptive": 3.1,
+    "self-influence": 3.0,
+    "dvrl": 2.0,
+}
+"""The scorers that retrain or replay the run, in multiples of the recipe's epochs (the input-noise study on digits:
+SGD-influence's 803 epochs over a 60-epoch recipe is 13.4)."""
+
+SHORTER = {
+    "tmc-shapley": "permutations=K (default 200) shortens it",
+    "g-shapley": "permutations=K shortens it",
+    "sgd-influence": "a shorter recorded run shortens it",
+    "magic": "a shorter recorded run shortens it",
+    "cleanlab": "folds=K shortens it",
+    "trak": "models=1 and a smaller dim shorten it",
+}
+"""For a scorer that will take long, which option shortens it."""
+
+SHAPLEY_FIT_SECONDS = 0.27
+"""TMC-Shapley's seconds per training example per permutation: one logistic-regression fit per prefix until the
+truncation stops it (one permutation took 320 s on the quick digits' 898 examples, about three quarters fitted)."""
+
+LONG = 120.0
+"""Seconds of projected work above which the estimate says how to shorten it."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A scorer's projected peak resident memory (MiB) and time (seconds; ``None`` when no cost is measured)."""
+
+    method: str
+    peak_mb: float
+    seconds: float | None
+    epochs: float | None
+    parts: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"peak_mb": self.peak_mb, "seconds": self.seconds, "epochs": self.epochs, "parts_mb": self.parts}
+
+    def line(self, posterior: Posterior, queries: int) -> str:
+        held = max(self.parts, key=lambda k: self.parts[k])
+        time_text = "time unknown" if self.seconds is None else f"about {_duration(self.seconds)}"
+        if self.epochs is not None:
+            time_text += f" ({self.epochs:.0f} epochs of this model)"
+        text = (
+            f"estimate: {self.method} on {posterior.n:,} examples × {posterior.theta().numel():,} parameters, "
+            f"{queries} queries: about {self.peak_mb:,.0f} MiB at its peak ({held} the largest part), {time_text}"
+        )
+        if self.seconds is not None and self.seconds > LONG and self.method in SHORTER:
+            text += f"; {SHORTER[self.method]}"
+        return text
+
+
+def _duration(seconds: float) -> str:
+    return (
+        f"{seconds:.0f} s"
+        if seconds < 120
+        else f"{seconds / 60:.0f} min"
+        if seconds < 7200
+        else f"{seconds / 3600:.1f} h"
+    )
+
+
+def resident_mb() -> float:
+    """The process's resident set size now (Linux ``/proc``; elsewhere its peak so far), MiB."""
+    statm = Path("/proc/self/statm")
+    if statm.is_file():
+        return int(statm.read_text().split()[1]) * resource.getpagesize() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _probe(posterior: Posterior) -> tuple[float, float]:
+    """One batch of per-example gradients: (seconds per example, MiB its activations and gradients added at peak)."""
+    rows = posterior.train.take(torch.arange(min(BATCH_ROWS, posterior.n)))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    now = resident_mb()
+    start = time.perf_counter()
+    for _ in per_example_grads(posterior.model, posterior.loss, rows, posterior.passes.chunking.chunk_bytes):
+        pass
+    seconds = (time.perf_counter() - start) / len(rows)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return seconds, max(0.0, after - max(before, now))
+
+
+def estimate(
+    posterior: Posterior, method: str, queries: int, options: dict[str, Any] | None = None, runs: int = 1
+) -> Estimate:
+    """The cost of scoring ``posterior``'s training set with ``method`` (its ``options``) against ``queries`` query
+    examples, ``runs`` times (the diagnosis scores the whole query half and each common failure mode alone). Raises
+    :class:`~remedy.errors.RemedyError` when the direct solver's dense curvature cannot be formed."""
+    options = options or {}
+    n, p = posterior.n, posterior.theta().numel()
+    solver = getattr(options.get("inverse"), "solver", None)  # the second-order scorers' InverseSettings
+    check(
+        solver != "direct" or p <= DENSE_LIMIT,
+        "--solver",
+        f"cg, lissa or arnoldi for {p:,} parameters: the direct solver's dense curvature needs {p * p * 8 / 2**30:.1f} "
+        f"GiB and at most {DENSE_LIMIT:,} parameters",
+    )
+    base = resident_mb()
+    per_example, activations = _probe(posterior)
+    chunking = posterior.passes.chunking
+    gradient_bytes = n * p * 4
+    parts = {"a chunk of gradients": min(chunking.chunk_bytes, gradient_bytes) / 2**20 + activations}
+    if chunking.cache_dir is not None and gradient_bytes <= chunking.cache_bytes:
+        parts["the kept gradient matrix"] = gradient_bytes / 2**20 + activations
+    if method in ("trak", "cells", "adaptive"):
+        dim, models = int(options.get("dim", 1024)), int(options.get("models", 1))
+        chunk = 2 * min(chunking.chunk_bytes, gradient_bytes)  # the chunk of margin gradients and its negation
+        parts["TRAK's features"] = (chunk + n * dim * 8 * models + dim * dim * 8) / 2**20 + activations
+    if solver == "direct":
+        parts["the dense curvature"] = p * p * 8 * 2 / 2**20
+    epoch = posterior.record.epoch_seconds or per_example * n * 3  # a training step ≈ 3 forward passes' work
+    if method in EPOCHS:
+        epochs: float | None = EPOCHS[method]
+    elif method in RECIPE_EPOCHS:
+        epochs = RECIPE_EPOCHS[method] * posterior.record.config.max_epochs
+    elif method == "tmc-shapley":
+        epochs = int(options.get("permutations", 200)) * n * SHAPLEY_FIT_SECONDS / epoch
+    else:
+        epochs = None
+    epochs = None if epochs is None else epochs * runs
+    seconds = None if epochs is None else epochs * epoch
+    return Estimate(method, base + max(parts.values()), seconds, epochs, parts)
