@@ -61,7 +61,7 @@ def test_time_is_the_scorers_epochs_times_the_measured_epoch(wide: remedy.Poster
     recipe = estimate(wide, "sgd-influence", 10)
     assert recipe.epochs == pytest.approx(RECIPE_EPOCHS["sgd-influence"] * 7)
     line = estimate(wide, "tmc-shapley", 10, {"permutations": 200}).line(wide, 10)
-    assert "permutations=K (default 200) shortens it" in line
+    assert "permutations=K (default 200) bounds it" in line
 
 
 def test_the_command_line_says_the_estimate_before_work_and_saves_it(

@@ -10,11 +10,12 @@ import torch
 
 import remedy
 from remedy.evaluate import detection_curve
-from remedy.identify.shapley import FeatureUtility, tmc
+from remedy.identify.shapley import CentroidUtility, FeatureUtility, tmc
 
 
-class CentroidUtility(FeatureUtility):
-    """Accuracy of the nearest class centroid of a subset: a utility that costs microseconds, for enumeration."""
+class ReferenceCentroid(FeatureUtility):
+    """Accuracy of the nearest class centroid of a subset, one subset at a time: the reference for the library's
+    :class:`CentroidUtility`, and a utility cheap enough for enumeration."""
 
     def __call__(self, indices: torch.Tensor) -> float:
         if len(indices) == 0:
@@ -33,10 +34,27 @@ def small_utility() -> FeatureUtility:
     x[6] = [2.0, 0.0]  # labelled 0 but sitting with the 1s: harmful
     val_y = np.arange(200) % 2
     val_x = gen.normal(size=(200, 2)) + np.c_[2.0 * val_y - 1.0, np.zeros(200)]
-    return CentroidUtility(x, y, val_x, val_y, 2)
+    return ReferenceCentroid(x, y, val_x, val_y, 2)
 
 
-def test_the_default_utility_fits_logistic_regression_on_the_subset() -> None:
+def test_centroid_prefixes_and_truncated_tmc_equal_the_one_subset_at_a_time_reference() -> None:
+    reference = small_utility()
+    fast = CentroidUtility(*vars(reference).values())
+    gen = np.random.default_rng(1)
+    y = gen.integers(0, 3, 40)
+    x, val_y = gen.normal(size=(40, 4)) + y[:, None], gen.integers(0, 3, 50)
+    wide_ref = ReferenceCentroid(x, y, gen.normal(size=(50, 4)) + val_y[:, None], val_y, 3)
+    wide = CentroidUtility(*vars(wide_ref).values())
+    order = torch.randperm(40, generator=torch.Generator().manual_seed(0))
+    expected = torch.tensor([wide_ref(order[: j + 1]) for j in range(40)], dtype=torch.float64)
+    assert torch.equal(wide.prefixes(order, block=7), expected)  # across blocks, with classes still absent early
+    for tolerance in (0.0, 0.1):  # the vectorised permutation truncates where the loop does
+        found = tmc(fast, 8, permutations=30, tolerance=tolerance, seed=0, convergence=0.0)
+        loop = tmc(reference, 8, permutations=30, tolerance=tolerance, seed=0, convergence=0.0)
+        assert torch.allclose(found.values, loop.values, atol=1e-12)
+
+
+def test_the_logistic_utility_fits_logistic_regression_on_the_subset() -> None:
     utility = FeatureUtility(*vars(small_utility()).values())
     assert utility(torch.zeros(0, dtype=torch.long)) == 0.5 and utility(torch.tensor([0, 1])) == 0.5  # one class
     without = torch.tensor([0, 1, 2, 3, 4, 5, 7])

@@ -52,7 +52,7 @@ RECIPE_EPOCHS: dict[str, float] = {
 SGD-influence's 803 epochs over a 60-epoch recipe is 13.4)."""
 
 SHORTER = {
-    "tmc-shapley": "permutations=K (default 200) shortens it",
+    "tmc-shapley": "permutations=K (default 200) bounds it",
     "g-shapley": "permutations=K shortens it",
     "sgd-influence": "a shorter recorded run shortens it",
     "magic": "a shorter recorded run shortens it",
@@ -62,8 +62,12 @@ SHORTER = {
 """For a scorer that will take long, which option shortens it."""
 
 SHAPLEY_FIT_SECONDS = 0.27
-"""TMC-Shapley's seconds per training example per permutation: one logistic-regression fit per prefix until the
-truncation stops it (one permutation took 320 s on the quick digits' 898 examples, about three quarters fitted)."""
+"""TMC-Shapley's seconds per training example per permutation with ``learner=logistic``: one logistic-regression fit
+per prefix until the truncation stops it (one permutation took 320 s on the quick digits' 898 examples)."""
+
+CENTROID_SECONDS, FEATURES = 2.5e-9, 64
+"""TMC-Shapley with the centroid learner: seconds per multiply-add of a permutation's prefix distances, and the
+features assumed; the estimate is for every permutation of the budget (the convergence test usually stops sooner)."""
 
 LONG = 120.0
 """Seconds of projected work above which the estimate says how to shorten it."""
@@ -161,7 +165,12 @@ def estimate(
     elif method in RECIPE_EPOCHS:
         epochs = RECIPE_EPOCHS[method] * posterior.record.config.max_epochs
     elif method == "tmc-shapley":
-        epochs = int(options.get("permutations", 200)) * n * SHAPLEY_FIT_SECONDS / epoch
+        permutations = int(options.get("permutations", 200))
+        if options.get("learner", "centroid") == "logistic":
+            epochs = permutations * n * SHAPLEY_FIT_SECONDS / epoch
+        else:  # every prefix's distances to the class centroids: N · queries · classes · features multiply-adds
+            width = posterior.num_classes * queries * n * FEATURES
+            epochs = permutations * width * CENTROID_SECONDS / epoch
     else:
         epochs = None
     epochs = None if epochs is None else epochs * runs

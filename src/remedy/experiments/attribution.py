@@ -54,7 +54,7 @@ DATTRI_DETECTION_MLP = {"linear-influence": 0.87, "representer": 0.97, "trak": 0
 """dattri's mislabel-detection areas on the MLP with 10 % flipped labels."""
 
 OPTIONS: dict[str, dict[str, Any]] = {
-    "tmc-shapley": {"permutations": 1, "tolerance": 0.05},
+    "tmc-shapley": {"permutations": 1, "tolerance": 0.05, "learner": "logistic"},  # as the saved tables ran it
     "g-shapley": {"permutations": 5},
     "dvrl": {"iterations": 200},
 }
@@ -76,8 +76,9 @@ NO_SELF = {
 """Pairwise scorers whose self-attribution is not measured, and why."""
 
 NOT_RUN = {
-    "tmc-shapley": "one truncated permutation is hundreds of scikit-learn fits of 1-3 s each on 5,000 examples "
-    "(hours for both models' clean and noisy runs); --quick runs it on 1,000 examples with one permutation",
+    "tmc-shapley": "with the logistic learner the saved tables use, one truncated permutation is hundreds of "
+    "scikit-learn fits of 1-3 s each on 5,000 examples (hours for both models' clean and noisy runs); --quick runs "
+    "it on 1,000 examples with one permutation",
     "magic": "its backward replay carries one tangent per query through every recorded step: 366 epochs for the 100 "
     "queries of --quick, so about 1,800 epochs for these 500 (extrapolated), beyond a tenth of TRAK-50's cost; a "
     "full run was started and stopped unfinished; --quick runs it",
