@@ -60,7 +60,7 @@ def test_time_is_the_scorers_epochs_times_the_measured_epoch(wide: remedy.Poster
     assert cost.seconds == pytest.approx(3 * EPOCHS["ewc-influence"] * 0.5)
     recipe = estimate(wide, "sgd-influence", 10)
     assert recipe.epochs == pytest.approx(RECIPE_EPOCHS["sgd-influence"] * 7)
-    line = estimate(wide, "tmc-shapley", 10, {"permutations": 200}).line(wide, 10)
+    line = estimate(wide, "tmc-shapley", 10, {"permutations": 200, "learner": "logistic"}).line(wide, 10)
     assert "permutations=K (default 200) bounds it" in line
 
 
