@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from remedy.errors import check
 from remedy.examples import Data
+from remedy.inputs import output_logits
 from remedy.models.config import TrainConfig
 from remedy.models.record import Shards
 from remedy.seeds import derive, seeded, stream
@@ -38,8 +39,9 @@ class ShardEnsemble(nn.Module):
         self.members = nn.ModuleList(members)
         self.aggregate = aggregate
 
-    def forward(self, x: Tensor) -> Tensor:
-        logits = torch.stack([member(x) for member in self.members])  # [S, B, C]
+    def forward(self, *args: Tensor, **kwargs: Tensor) -> Tensor:
+        """The members' aggregate on the inputs, passed to each member as given (a tensor, a tuple, a dict)."""
+        logits = torch.stack([output_logits(member(*args, **kwargs)) for member in self.members])  # [S, B, C]
         if self.aggregate == "vote":
             votes = nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).double().mean(0)
             return votes.clamp_min(1e-6).log().to(logits.dtype)
