@@ -35,7 +35,7 @@ COMPARED = (
     "g-shapley",
     "sgd-influence",
     "dvrl",
-    "tmc-shapley[permutations=10]",
+    "tmc-shapley[permutations=10,learner=logistic]",
     "random",
 )
 """Every scorer beside the default and its peers (cleanlab, self-loss): its top set at the chosen count is treated with
