@@ -112,3 +112,25 @@ def test_inputs_of_different_lengths_are_one_line(flipped_logreg: dict) -> None:
     a, b = _split(train.x)
     with pytest.raises(remedy.RemedyError, match="x and y of the same length"):
         as_data(({"a": a, "b": b[:-1]}, train.y), "train")
+
+
+def test_a_huggingface_dataset_streams_like_the_tensors_it_holds(flipped_logreg: dict) -> None:
+    datasets = pytest.importorskip("datasets")
+    model, train = flipped_logreg["model"], flipped_logreg["train"]
+    a, b = _split(train.x)
+    table = {"a": a.tolist(), "b": b.tolist(), "label": train.y.tolist()}
+    hf = datasets.Dataset.from_dict(table).with_format("torch")
+    streamed = as_data(hf, "train")
+    assert torch.equal(streamed.labels, train.y)  # read from its label column, not item by item
+    record = remedy.TrainingRecord(remedy.TrainConfig(lr=0.05, max_epochs=3))
+    plain = remedy.Posterior(model, train, record=record)
+    other = remedy.Posterior(Halves(model).eval(), hf, record=record)
+    test = flipped_logreg["test"]
+    ta, tb = _split(test.x)
+    split = remedy.split_test(model, test, seed=0)
+    other_split = remedy.split_test(Halves(model).eval(), ({"a": ta, "b": tb}, test.y), seed=0)
+    expected, found = (
+        remedy.identify(plain, split, "ewc-influence"),
+        remedy.identify(other, other_split, "ewc-influence"),
+    )
+    torch.testing.assert_close(found.values, expected.values, rtol=1e-4, atol=1e-6)

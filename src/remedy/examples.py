@@ -133,6 +133,10 @@ class Streamed:
             return self.override
         if "labels" not in self._cache:
             targets = getattr(self.dataset, "targets", None)
+            columns = getattr(self.dataset, "column_names", None) or ()  # a HuggingFace Dataset's label column
+            key = next((k for k in inputs.LABEL_KEYS if k in columns), None)
+            if targets is None and key is not None:
+                targets = self.dataset[key]  # type: ignore[index]
             if targets is not None and len(targets) == len(self.dataset):  # type: ignore[arg-type]
                 self._cache["labels"] = torch.as_tensor(targets).long()[self.index]
             else:  # one pass, item by item: no batch of inputs is ever stacked for it
@@ -159,11 +163,11 @@ def as_data(
     """
     if isinstance(data, Streamed):
         streamed = data
-    elif isinstance(data, Dataset) and not isinstance(data, Examples):
+    elif _map_style(data):
         try:
             n = len(data)  # type: ignore[arg-type]
         except TypeError as err:
-            raise RemedyError(f"{name}: expected a map-style Dataset with len() of (x, y) pairs") from err
+            raise RemedyError(f"{name}: expected a map-style Dataset with len() of (x, y) pairs or dicts") from err
         check(n > 0 or allow_empty, name, "at least one example, got an empty Dataset")
         streamed = Streamed(data, torch.arange(n), name)
     else:
@@ -176,6 +180,14 @@ def as_data(
         lo, hi = int(labels.min()), int(labels.max())
         check(lo >= 0 and hi < num_classes, name, f"labels in [0, {num_classes - 1}], found {lo}..{hi}")
     return streamed
+
+
+def _map_style(data: object) -> bool:
+    """A torch ``Dataset``, or anything indexed by position with a length that is not a pair of tensors (a
+    HuggingFace ``datasets.Dataset``)."""
+    if isinstance(data, (Examples, Tensor, tuple, list, Mapping)):
+        return False
+    return isinstance(data, Dataset) or (hasattr(data, "__getitem__") and hasattr(data, "__len__"))
 
 
 def _materialise(data: Streamed) -> tuple[Tensor, Tensor]:
