@@ -134,3 +134,41 @@ def test_a_huggingface_dataset_streams_like_the_tensors_it_holds(flipped_logreg:
         remedy.identify(other, other_split, "ewc-influence"),
     )
     torch.testing.assert_close(found.values, expected.values, rtol=1e-4, atol=1e-6)
+
+
+class Keyword(nn.Module):
+    """A model that takes ``features=…``, which no dataset key names: the task's own ``forward`` feeds it."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.inner = model
+
+    def forward(self, features: Tensor) -> Tensor:
+        return self.inner(features)
+
+
+def _joined(model: nn.Module, x: dict[str, Tensor]) -> Tensor:
+    return model(features=torch.cat([x["left"], x["right"]], 1))
+
+
+def test_a_tasks_own_forward_reaches_the_functional_and_the_plain_passes(flipped_logreg: dict) -> None:
+    model, train, test = flipped_logreg["model"], flipped_logreg["train"], flipped_logreg["test"]
+    a, b = _split(train.x)
+    ta, tb = _split(test.x)
+    record = remedy.TrainingRecord(remedy.TrainConfig(lr=0.05, max_epochs=3))
+    plain = remedy.Posterior(model, train, record=record)
+    split = remedy.split_test(model, test, seed=0)
+    expected = {m: remedy.identify(plain, split, m).values for m in ("ewc-influence", "trak", "linear-influence")}
+    causes = expected["ewc-influence"].argsort(descending=True)[:20]
+    fixed = remedy.repair(plain, causes, "finetune", guard=split.query.guard, seed=0)
+    with inputs.calling(_joined):
+        keyed = Keyword(model).eval()
+        other = remedy.Posterior(keyed, ({"left": a, "right": b}, train.y), record=record)
+        other_split = remedy.split_test(keyed, ({"left": ta, "right": tb}, test.y), seed=0)
+        for method, values in expected.items():
+            torch.testing.assert_close(remedy.identify(other, other_split, method).values, values, rtol=1e-4, atol=1e-6)
+        other_fixed = remedy.repair(other, causes, "finetune", guard=other_split.query.guard, seed=0)
+    for p, q in zip(fixed.model.parameters(), other_fixed.model.parameters(), strict=True):
+        torch.testing.assert_close(q, p, rtol=1e-4, atol=1e-6)
+    with pytest.raises(TypeError):  # outside the block the model is called structurally, and refuses the dict
+        inputs.logits(keyed, {"left": ta, "right": tb})

@@ -337,13 +337,15 @@ def _run(args: argparse.Namespace) -> Path | None:
         evidence = run_demo(settings, args.out)
     else:
         from remedy.commands import diagnose_task, repair_task
+        from remedy.inputs import calling
         from remedy.task import load_task
 
         task = load_task(args.task, args.weights)
-        if args.command == "diagnose":
-            evidence = diagnose_task(task, settings, args.out)
-        else:
-            evidence = repair_task(task, settings, args.causes, args.out)
+        with calling(task.forward):  # the task's own call of its model, when it has one
+            if args.command == "diagnose":
+                evidence = diagnose_task(task, settings, args.out)
+            else:
+                evidence = repair_task(task, settings, args.causes, args.out)
     if world()[0] != 0:
         return None
     if "treatments" in evidence.summary:

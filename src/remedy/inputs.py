@@ -11,7 +11,9 @@ and whose other entries are the inputs (a HuggingFace ``datasets.Dataset`` with 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import torch
@@ -92,9 +94,44 @@ def output_logits(out: Any) -> Tensor:
     raise TypeError(f"the model returned {type(out).__name__}; expected logits, or an object with .logits")
 
 
+Forward = Callable[[nn.Module, Any], Any]
+"""A task's own call of its model: ``forward(model, inputs)`` → logits (or ``.logits``, or ``{"logits": …}``)."""
+
+_FORWARD: ContextVar[Forward | None] = ContextVar("remedy_forward", default=None)
+
+
+@contextmanager
+def calling(forward: Forward | None) -> Iterator[None]:
+    """Within this block every pass calls the model as ``forward(model, inputs)`` (``Task.forward``; ``None``: the
+    structural call of :func:`logits`). The command line enters it for the task's ``forward``."""
+    token = _FORWARD.set(forward)
+    try:
+        yield
+    finally:
+        _FORWARD.reset(token)
+
+
+class _Hooked(nn.Module):
+    """``model`` called through ``forward``, as a module, so that ``functional_call`` can swap its parameters."""
+
+    def __init__(self, model: nn.Module, forward: Forward) -> None:
+        super().__init__()
+        self.model, self.call = model, forward
+
+    def forward(self, x: Any) -> Any:
+        return self.call(self.model, x)
+
+
 def logits(model: nn.Module, x: Inputs, state: tuple[dict[str, Tensor], ...] | None = None) -> Tensor:
-    """``model``'s logits on the inputs ``x`` (keyword arguments for a dict, positional ones for a tuple); with
-    ``state`` (parameters and buffers by name), the functional call ``torch.func.functional_call(model, state, …)``."""
+    """``model``'s logits on the inputs ``x`` (keyword arguments for a dict, positional ones for a tuple, or the
+    task's own ``forward`` within :func:`calling`); with ``state`` (parameters and buffers by name), the functional
+    call ``torch.func.functional_call(model, state, …)``."""
+    hook = _FORWARD.get()
+    if hook is not None:
+        if state is None:
+            return output_logits(hook(model, x))
+        renamed = {f"model.{name}": value for part in state for name, value in part.items()}
+        return output_logits(functional_call(_Hooked(model, hook), renamed, (x,)))
     args, kwargs = ((), x) if isinstance(x, Mapping) else (tuple(x), {}) if isinstance(x, (tuple, list)) else ((x,), {})
     out = model(*args, **kwargs) if state is None else functional_call(model, state, args, dict(kwargs))
     return output_logits(out)

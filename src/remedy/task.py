@@ -19,6 +19,7 @@ import torch.nn.functional as nnf
 from torch import Tensor, nn
 
 from remedy.errors import RemedyError, check
+from remedy.inputs import Forward
 
 if TYPE_CHECKING:
     from remedy.models.record import TrainingRecord
@@ -62,6 +63,9 @@ class Task:
         params: glob patterns over the model's parameter names that scores, curvature and treatments act on, e.g.
             ``("classifier.*",)`` for the last layer (:mod:`remedy.params`); empty: every trainable parameter.
             ``--params`` replaces it.
+        forward: how a batch's inputs reach the model, ``forward(model, inputs)`` → logits (or ``.logits``), for a
+            model that takes them otherwise than as a tensor, a dict of keyword arguments or a tuple of positional
+            ones (:mod:`remedy.inputs`); every pass calls it. From Python: ``with remedy.inputs.calling(forward):``.
     """
 
     model: nn.Module
@@ -74,6 +78,7 @@ class Task:
     true_labels: Tensor | None = None
     name: str = "task"
     params: tuple[str, ...] = ()
+    forward: Forward | None = None
 
 
 def as_task(built: object, name: str = "task") -> Task:
