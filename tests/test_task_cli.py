@@ -45,6 +45,7 @@ def build():
 def test_diagnose_repair_report_on_the_worked_example(tmp_path: Path, capsys) -> None:
     diagnosis, repaired = tmp_path / "diagnosis", tmp_path / "repair"
     assert main(["diagnose", "--task", EXAMPLE, "--out", str(diagnosis)]) == 0
+    assert "remedy: estimate: cells on 898 examples" in capsys.readouterr().err  # said before the work
     scores = pd.read_csv(diagnosis / "scores.csv")
     assert list(scores.columns) == ["index", COLUMN] and len(scores) == 898
     summary = json.loads((diagnosis / "summary.json").read_text())
