@@ -12,9 +12,10 @@ import pytest
 import torch
 
 import remedy
+from remedy import estimate as estimate_module
 from remedy.cli import main
 from remedy.curvature import InverseSettings
-from remedy.estimate import EPOCHS, RECIPE_EPOCHS, estimate
+from remedy.estimate import EPOCHS, PASS_EPOCHS, RECIPE_EPOCHS, estimate
 from remedy.models import MLP
 from remedy.passes import Chunking
 
@@ -55,9 +56,15 @@ def test_memory_parts_follow_n_p_and_the_chunk_budget(wide: remedy.Posterior) ->
     wide.passes.chunking = small
 
 
-def test_time_is_the_scorers_epochs_times_the_measured_epoch(wide: remedy.Posterior) -> None:
+def test_time_is_the_scorers_epochs_and_gradient_passes_at_the_measured_speeds(
+    wide: remedy.Posterior, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert estimate(wide, "finetune-influence", 10, runs=3).seconds == pytest.approx(
+        3 * EPOCHS["finetune-influence"] * 0.5
+    )
+    monkeypatch.setattr(estimate_module, "_probe", lambda posterior: (0.01, 0.0))  # 10 ms per example's gradient
     cost = estimate(wide, "ewc-influence", 10, runs=3)
-    assert cost.seconds == pytest.approx(3 * EPOCHS["ewc-influence"] * 0.5)
+    assert cost.seconds == pytest.approx(3 * ((EPOCHS["ewc-influence"] - PASS_EPOCHS) * 0.5 + wide.n * 0.01))
     recipe = estimate(wide, "sgd-influence", 10)
     assert recipe.epochs == pytest.approx(RECIPE_EPOCHS["sgd-influence"] * 7)
     line = estimate(wide, "tmc-shapley", 10, {"permutations": 200, "learner": "logistic"}).line(wide, 10)

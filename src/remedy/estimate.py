@@ -27,18 +27,34 @@ from remedy.posterior import Posterior
 
 EPOCHS: dict[str, float] = {
     "random": 0.0,
-    "self-loss": 0.1,
-    "representer": 0.3,
-    "finetune-influence": 0.5,
-    "cells": 1.6,
-    "tracin": 1.7,
-    "g-shapley": 1.7,
-    "puma": 2.0,
-    "trak": 2.2,
+    "self-loss": 1.3,
+    "representer": 2.9,
+    "finetune-influence": 5.2,
     "linear-influence": 9.0,
     "ewc-influence": 9.9,
+    "cells": 16.3,
+    "tracin": 16.7,
+    "g-shapley": 17.1,
+    "puma": 19.6,
+    "trak": 21.7,
 }
-"""Identification cost in epochs of the same model: medians of ``remedy experiment speed --setting mnist-pairs``."""
+"""Identification cost in epochs of the same model: medians of ``remedy experiment speed --setting mnist-pairs``
+(the demo's CNN, 3 runs)."""
+
+GRADIENT_PASSES: dict[str, int] = {
+    "linear-influence": 1,
+    "ewc-influence": 1,
+    "cells": 1,
+    "tracin": 5,
+    "puma": 1,
+    "trak": 1,
+}
+"""Passes of per-example gradients over the training set within :data:`EPOCHS` (TracIn's: one per checkpoint). Their
+time is measured on this model before the run (one batch), since a model vmap cannot trace computes them one example
+at a time; the rest of the cost is epochs."""
+
+PASS_EPOCHS = 1.4
+"""What one per-example gradient pass cost in :data:`EPOCHS`' runs (the demo's CNN, vmapped: 1.4 epochs)."""
 
 RECIPE_EPOCHS: dict[str, float] = {
     "sgd-influence": 13.4,
@@ -160,8 +176,9 @@ def estimate(
     if solver == "direct":
         parts["the dense curvature"] = p * p * 8 * 2 / 2**20
     epoch = posterior.record.epoch_seconds or per_example * n * 3  # a training step ≈ 3 forward passes' work
+    passes = GRADIENT_PASSES.get(method, 0)
     if method in EPOCHS:
-        epochs: float | None = EPOCHS[method]
+        epochs: float | None = max(0.0, EPOCHS[method] - PASS_EPOCHS * passes) + passes * n * per_example / epoch
     elif method in RECIPE_EPOCHS:
         epochs = RECIPE_EPOCHS[method] * posterior.record.config.max_epochs
     elif method == "tmc-shapley":
