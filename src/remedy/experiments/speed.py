@@ -28,12 +28,6 @@ PAPER_SECONDS = {
 }
 """Tanno et al.'s Table 1, MNIST, seconds on one K80 GPU."""
 
-BUDGETS = {"tmc-shapley": {"permutations": 1}}
-"""Scorers timed with a smaller budget than their default, and how the default's time follows from it."""
-
-SCALE = {"tmc-shapley": 200}
-"""The measured time of a :data:`BUDGETS` scorer is multiplied by this to give its default's (200 permutations)."""
-
 QUICK_SCORERS = ("ewc-influence", "linear-influence", "puma", "self-loss")
 
 SETTINGS_RUN = ("mnist-pairs", "digits-pairs")
@@ -86,14 +80,13 @@ def study(seed: int, quick: bool, runs: int, setting: str) -> dict[str, Any]:
     rows: dict[str, Any] = {}
     for name in names:
         method, options = config.scorer_options(name)
-        options |= BUDGETS.get(name, {})
         seconds, peaks = [], []
         for _ in range(runs):
             fresh = setup(task, config).posterior  # nothing cached from an earlier run
             with PeakMemory() as memory:
                 start = time.perf_counter()
                 identify(fresh, problem.split.query, method, **options)
-                seconds.append((time.perf_counter() - start) * SCALE.get(name, 1))
+                seconds.append(time.perf_counter() - start)
             peaks.append(memory.peak - memory.before)
         epochs = [s / epoch for s in seconds]
         rows[name] = {
@@ -101,7 +94,6 @@ def study(seed: int, quick: bool, runs: int, setting: str) -> dict[str, Any]:
             "runs": epochs,
             "seconds": seconds,
             "peak_rss_mb": max(peaks) / 2**20,
-            "extrapolated": name in SCALE,
         }
     left_out = {} if quick else skip
     return {
@@ -121,8 +113,7 @@ def speed(seed: int, quick: bool, *, work: Path | None = None, settings: list[st
     paper = {name: {"seconds": s, "ratio": s / fastest} for name, s in PAPER_SECONDS.items()}
     ewc = found["epochs"].get("ewc-influence", {}).get("median")
     findings = [
-        f"{name}: {row['median']:.1f} epochs (runs {', '.join(f'{e:.1f}' for e in row['runs'])}"
-        f"{'; extrapolated from one permutation' if row['extrapolated'] else ''}), "
+        f"{name}: {row['median']:.1f} epochs (runs {', '.join(f'{e:.1f}' for e in row['runs'])}), "
         f"{row['peak_rss_mb']:.0f} MB peak" + (f", {row['median'] / ewc:.1f}× EWC-influence" if ewc else "")
         for name, row in sorted(found["epochs"].items(), key=lambda item: item[1]["median"])
     ] + [f"{name} not timed here: {why}" for name, why in found["left_out"].items()]
