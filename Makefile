@@ -14,6 +14,7 @@ $(BIN)/remedy: pyproject.toml constraints.txt
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt torch==2.13.0
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,hf]' || echo "the hf extra did not install: the text-task tests are skipped"
 	touch $@
 
 demo: $(BIN)/remedy
