@@ -69,6 +69,22 @@ def test_metric_jacobians_match_autograd(setup: dict) -> None:
     assert stacked.jacobian(model).shape == (2, 6) and stacked.value(model).shape == (2,)
 
 
+def test_metric_jacobians_chunk_by_chunk_equal_the_whole_sets(setup: dict) -> None:
+    """The chain rule through the logits, one chunk of examples at a time: a metric of the whole set (ECE) and one
+    row per example (each example's log-sum-exp) give the Jacobian of one backward pass over everything."""
+    posterior, test = setup["posterior"], setup["test"]
+    model = posterior.model
+    params = list(model.parameters())
+    ece = ECE(test)
+    torch.testing.assert_close(ece.jacobian(model, rows=7), ece.jacobian(model, rows=len(test)))
+    rows = Custom(lambda logits, y: logits.logsumexp(1), test).jacobian(model, rows=7)
+    for i in (0, 8, len(test) - 1):
+        (value,) = model(test.x[i : i + 1]).logsumexp(1)
+        expected = torch.cat([g.reshape(-1) for g in torch.autograd.grad(value, params)])
+        torch.testing.assert_close(rows[i], expected)
+    assert bool((rows[1:].abs().sum(1) > 0).all())
+
+
 def test_binned_ece_and_its_smooth_surrogate() -> None:
     gen = torch.Generator().manual_seed(0)
     logits, y = torch.randn(500, 3, generator=gen, dtype=torch.float64) * 3, torch.randint(0, 3, (500,), generator=gen)

@@ -19,10 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor, nn
 
 from remedy.curvature.grads import BATCH_ROWS, per_example_grads
+from remedy.curvature.inverse import DEFAULT_INVERSE
+from remedy.curvature.kfac import layer_inputs
 from remedy.curvature.operator import DENSE_LIMIT
 from remedy.errors import check
+from remedy.identify.registry import SCORERS
+from remedy.inputs import logits
 from remedy.posterior import Posterior
 
 EPOCHS: dict[str, float] = {
@@ -134,6 +139,29 @@ def resident_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+KFAC_ROWS = 256
+"""Examples per batch of the Kronecker factors' passes (:class:`~remedy.curvature.kfac.KFAC`'s ``batch_size``)."""
+
+
+def _layer_bytes(posterior: Posterior) -> int:
+    """Bytes one example adds to a Kronecker-factor batch: every factored layer's inputs (unfolded patches for a
+    convolution) twice (before and after the column of ones) and its output gradients, float32."""
+    sizes: list[int] = []
+
+    def hook(module: nn.Module, args: tuple[Tensor, ...], output: Tensor) -> None:
+        sizes.append(2 * layer_inputs(module, args[0].detach()).numel() + output.numel())
+
+    layers = [m for m in posterior.model.modules() if isinstance(m, (nn.Linear, nn.Conv2d)) and m.weight.requires_grad]
+    handles = [m.register_forward_hook(hook) for m in layers]
+    try:
+        with torch.no_grad():
+            logits(posterior.model, posterior.train.take(torch.arange(1)).to(posterior.device).x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return 4 * sum(sizes)
+
+
 def _probe(posterior: Posterior) -> tuple[float, float]:
     """One batch of per-example gradients: (seconds per example, MiB its activations and gradients added at peak)."""
     rows = posterior.train.take(torch.arange(min(BATCH_ROWS, posterior.n)))
@@ -155,7 +183,8 @@ def estimate(
     :class:`~remedy.errors.RemedyError` when the direct solver's dense curvature cannot be formed."""
     options = options or {}
     n, p = posterior.n, posterior.theta().numel()
-    solver = getattr(options.get("inverse"), "solver", None)  # the second-order scorers' InverseSettings
+    inverse = options.get("inverse", DEFAULT_INVERSE if "inverse" in SCORERS.options(method) else None)
+    solver = getattr(inverse, "solver", None)  # the second-order scorers' InverseSettings
     check(
         solver != "direct" or p <= DENSE_LIMIT,
         "--solver",
@@ -175,6 +204,8 @@ def estimate(
         parts["TRAK's features"] = (chunk + n * dim * 8 * models + dim * dim * 8) / 2**20 + activations
     if solver == "direct":
         parts["the dense curvature"] = p * p * 8 * 2 / 2**20
+    if getattr(inverse, "curvature", None) in ("ekfac", "kfac"):  # one batch of layer inputs and output gradients
+        parts["the Kronecker factors' batch"] = (KFAC_ROWS * _layer_bytes(posterior)) / 2**20 + activations * 4
     epoch = posterior.record.epoch_seconds or per_example * n * 3  # a training step ≈ 3 forward passes' work
     passes = GRADIENT_PASSES.get(method, 0)
     if method in EPOCHS:

@@ -39,7 +39,7 @@ class _Block:
     values: Tensor | None = None  # [out, in(+1)]: EK-FAC eigenvalues, or λ_S λ_Aᵀ for KFAC
 
 
-def _inputs(module: nn.Module, x: Tensor) -> Tensor:
+def layer_inputs(module: nn.Module, x: Tensor) -> Tensor:
     """``[B, L, in(+1)]`` layer inputs (unfolded patches for a convolution), with a column of ones for the bias."""
     if isinstance(module, nn.Conv2d):
         x = nnf.unfold(x, module.kernel_size, module.dilation, module.padding, module.stride).transpose(1, 2)
@@ -114,7 +114,7 @@ class KFAC(Curvature):
         store: dict[int, list[Tensor]] = {}
 
         def forward_hook(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
-            store[id(module)] = [_inputs(module, inputs[0].detach())]
+            store[id(module)] = [layer_inputs(module, inputs[0].detach())]
             output.register_hook(lambda grad, m=module: store[id(m)].append(_outputs(m, grad.detach())))
 
         handles = [block.module.register_forward_hook(forward_hook) for block in self.blocks]

@@ -11,9 +11,10 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
-from torch.func import jacrev
+from torch.func import jacrev, vjp, vmap
 
 from remedy.curvature.functional import FunctionalModel
+from remedy.curvature.grads import BATCH_ROWS
 from remedy.errors import check
 from remedy.examples import Examples, as_examples
 from remedy.inputs import logits
@@ -84,11 +85,27 @@ class DataMetric(Metric):
     def measure(self, model: nn.Module) -> Tensor:
         return self._eval(model, self.exact)
 
-    def jacobian(self, model: nn.Module) -> Tensor:
+    def jacobian(self, model: nn.Module, rows: int = BATCH_ROWS) -> Tensor:
+        """``∂M/∂θ = Σ_chunks (∂M/∂Z_chunk) ∂Z_chunk/∂θ`` by the chain rule through the logits Z: the logits and
+        ``∂M/∂Z [m, n, C]`` first (no model in the graph), then one vector-Jacobian product of the model per chunk of
+        ``rows`` examples for the rows of M that chunk touches, so that memory holds one chunk's activations, never
+        the whole set's."""
         f = FunctionalModel(model)
         data = self.data.to(f.theta.device)
-        x, y = data.x, data.y
-        return jacrev(lambda theta: self.smooth(f(theta, x), y).reshape(-1), chunk_size=64)(f.theta).detach()
+        with torch.no_grad():
+            z = torch.cat([f(f.theta, part.x) for part in data.batches(rows)])
+        outer = jacrev(lambda z: self.smooth(z, data.y).reshape(-1))(z)  # [m, n, C]
+        out = torch.zeros(outer.shape[0], f.theta.numel(), dtype=f.theta.dtype, device=f.theta.device)
+        for start in range(0, len(data), rows):
+            part, cotangents = data[start : start + rows], outer[:, start : start + rows]
+            touched = torch.nonzero(cotangents.flatten(1).abs().sum(1)).flatten()
+            if len(touched) == 0:
+                continue
+            _, pull = vjp(lambda theta, x=part.x: f(theta, x), f.theta)
+            for first in range(0, len(touched), rows):
+                index = touched[first : first + rows]
+                out[index] += vmap(lambda u, pull=pull: pull(u)[0])(cotangents[index])
+        return out.detach()
 
 
 class Stack(Metric):
