@@ -176,10 +176,16 @@ def _probe(posterior: Posterior) -> tuple[float, float]:
 
 
 def estimate(
-    posterior: Posterior, method: str, queries: int, options: dict[str, Any] | None = None, runs: int = 1
+    posterior: Posterior,
+    method: str,
+    queries: int,
+    options: dict[str, Any] | None = None,
+    runs: int = 1,
+    guard: int | None = None,
 ) -> Estimate:
     """The cost of scoring ``posterior``'s training set with ``method`` (its ``options``) against ``queries`` query
-    examples, ``runs`` times (the diagnosis scores the whole query half and each common failure mode alone). Raises
+    examples, ``runs`` times (the diagnosis scores the whole query half and each common failure mode alone);
+    ``guard``: the size of the whole query half, which the Shapley utilities score on (default ``queries``). Raises
     :class:`~remedy.errors.RemedyError` when the direct solver's dense curvature cannot be formed."""
     options = options or {}
     n, p = posterior.n, posterior.theta().numel()
@@ -217,7 +223,7 @@ def estimate(
         if options.get("learner", "centroid") == "logistic":
             epochs = permutations * n * SHAPLEY_FIT_SECONDS / epoch
         else:  # every prefix's distances to the class centroids: N · queries · classes · features multiply-adds
-            width = posterior.num_classes * queries * n * FEATURES
+            width = posterior.num_classes * (guard or queries) * n * FEATURES
             epochs = permutations * width * CENTROID_SECONDS / epoch
     else:
         epochs = None
