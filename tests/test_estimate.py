@@ -67,7 +67,7 @@ def test_time_is_the_scorers_epochs_and_gradient_passes_at_the_measured_speeds(
     assert cost.seconds == pytest.approx(3 * ((EPOCHS["ewc-influence"] - PASS_EPOCHS) * 0.5 + wide.n * 0.01))
     recipe = estimate(wide, "sgd-influence", 10)
     assert recipe.epochs == pytest.approx(RECIPE_EPOCHS["sgd-influence"] * 7)
-    line = estimate(wide, "tmc-shapley", 10, {"permutations": 200, "learner": "logistic"}).line(wide, 10)
+    line = estimate(wide, "tmc-shapley", 10, {"permutations": 200, "learner": "logistic"}).line()
     assert "permutations=K (default 200) bounds it" in line
 
 

@@ -61,3 +61,41 @@ def test_directional_derivatives_equal_per_example_gradients_times_directions() 
     for batch_size in (1024, 3):
         got = directional_derivatives(model, cross_entropy, data, directions, batch_size)
         torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+class _Doubled(torch.autograd.Function):
+    """``2x`` with a backward rule and no forward-mode one, as SDPA attention on the CPU."""
+
+    @staticmethod
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        return 2 * x
+
+    @staticmethod
+    def setup_context(ctx: object, inputs: tuple, output: torch.Tensor) -> None:
+        pass
+
+    @staticmethod
+    def backward(ctx: object, grad: torch.Tensor) -> torch.Tensor:
+        return 2 * grad
+
+
+class _Twice(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _Doubled.apply(x)
+
+
+def test_gradient_products_fall_back_from_forward_mode_where_an_operation_has_no_rule(flipped_logreg: dict) -> None:
+    import pytest
+
+    from remedy.curvature.grads import gradient_products, per_example_grads
+    from remedy.task import cross_entropy
+
+    model, train = flipped_logreg["model"], flipped_logreg["train"].take(torch.arange(20))
+    doubled = torch.nn.Sequential(
+        model, type("Twice", (torch.nn.Module,), {"forward": lambda s, x: _Doubled.apply(x)})()
+    )
+    directions = torch.randn(sum(p.numel() for p in model.parameters()), 2, generator=torch.Generator().manual_seed(0))
+    with pytest.warns(UserWarning, match="forward mode AD.*per-example gradients"):
+        found = gradient_products(doubled.eval(), cross_entropy, train, directions)
+    expected = torch.cat([g for _, g in per_example_grads(doubled, cross_entropy, train)]) @ directions
+    torch.testing.assert_close(found, expected)

@@ -48,6 +48,7 @@ def test_centroid_prefixes_and_truncated_tmc_equal_the_one_subset_at_a_time_refe
     order = torch.randperm(40, generator=torch.Generator().manual_seed(0))
     expected = torch.tensor([wide_ref(order[: j + 1]) for j in range(40)], dtype=torch.float64)
     assert torch.equal(wide.prefixes(order, block=7), expected)  # across blocks, with classes still absent early
+    assert [wide(order[:j]) for j in (1, 2, 17, 40)] == [wide_ref(order[:j]) for j in (1, 2, 17, 40)]  # one set
     for tolerance in (0.0, 0.1):  # the vectorised permutation truncates where the loop does
         found = tmc(fast, 8, permutations=30, tolerance=tolerance, seed=0, convergence=0.0)
         loop = tmc(reference, 8, permutations=30, tolerance=tolerance, seed=0, convergence=0.0)

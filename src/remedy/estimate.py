@@ -96,9 +96,13 @@ LONG = 120.0
 
 @dataclass(frozen=True)
 class Estimate:
-    """A scorer's projected peak resident memory (MiB) and time (seconds; ``None`` when no cost is measured)."""
+    """A scorer's projected peak resident memory (MiB) and time (seconds; ``None`` when no cost is measured) on ``n``
+    examples, ``p`` parameters and ``queries`` query examples."""
 
     method: str
+    n: int
+    p: int
+    queries: int
     peak_mb: float
     seconds: float | None
     epochs: float | None
@@ -107,14 +111,14 @@ class Estimate:
     def to_dict(self) -> dict[str, Any]:
         return {"peak_mb": self.peak_mb, "seconds": self.seconds, "epochs": self.epochs, "parts_mb": self.parts}
 
-    def line(self, posterior: Posterior, queries: int) -> str:
+    def line(self) -> str:
         held = max(self.parts, key=lambda k: self.parts[k])
         time_text = "time unknown" if self.seconds is None else f"about {_duration(self.seconds)}"
         if self.epochs is not None:
             time_text += f" ({self.epochs:.0f} epochs of this model)"
         text = (
-            f"estimate: {self.method} on {posterior.n:,} examples × {posterior.theta().numel():,} parameters, "
-            f"{queries} queries: about {self.peak_mb:,.0f} MiB at its peak ({held} the largest part), {time_text}"
+            f"estimate: {self.method} on {self.n:,} examples × {self.p:,} parameters, "
+            f"{self.queries} queries: about {self.peak_mb:,.0f} MiB at its peak ({held} the largest part), {time_text}"
         )
         if self.seconds is not None and self.seconds > LONG and self.method in SHORTER:
             text += f"; {SHORTER[self.method]}"
@@ -229,4 +233,4 @@ def estimate(
         epochs = None
     epochs = None if epochs is None else epochs * runs
     seconds = None if epochs is None else epochs * epoch
-    return Estimate(method, base + max(parts.values()), seconds, epochs, parts)
+    return Estimate(method, n, p, queries, base + max(parts.values()), seconds, epochs, parts)

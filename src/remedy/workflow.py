@@ -152,7 +152,7 @@ def diagnose(
     groups = [(mode, members) for mode, members in query.mode_groups()[:modes] if mode is not None and len(members) > 1]
     cost = estimate(posterior, method, len(query.failures), options, runs=1 + len(groups), guard=len(query.guard))
     if world()[0] == 0:
-        print(f"remedy: {cost.line(posterior, len(query.failures))}", file=sys.stderr, flush=True)
+        print(f"remedy: {cost.line()}", file=sys.stderr, flush=True)
     start = time.perf_counter()
     scores = identify(posterior, query, method, **options)
     mode_causes: dict[str, list[int]] = {}

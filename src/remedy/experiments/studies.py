@@ -39,7 +39,7 @@ CIFAR-10 can be downloaded here)."""
 COSTLY = {
     "tmc-shapley": {
         "mnist": "its centroid utility's permutations take seconds each on 3,000 images against a 3,500-image query "
-        "half, up to 200 of them: one run was not done after 5 minutes (the speed study, stopped)"
+        "half, up to 200 of them: a speed run was still in its first timing of it over 2 minutes later, and was stopped"
     },
     **{
         name: {"mnist": f"{epochs} training epochs per run on digits (input-noise, 3 seeds): hours per seed on MNIST"}

@@ -80,25 +80,31 @@ class CentroidUtility(FeatureUtility):
     def __call__(self, indices: Tensor) -> float:
         if len(indices) == 0:
             return 1.0 / self.classes
-        return float(self.prefixes(indices)[-1])
+        x = torch.as_tensor(self.x, dtype=torch.float64)[indices]
+        onehot = nnf.one_hot(torch.as_tensor(self.y)[indices].long(), self.classes).double()
+        return float(self._accuracy((onehot.T @ x)[None], onehot.sum(0)[None])[0])
 
     def prefixes(self, order: Tensor, block: int = 256) -> Tensor:
         """``[len(order)]``: the utility of ``order[:1]``, ``order[:2]``, …, computed ``block`` prefixes at a time."""
         x = torch.as_tensor(self.x, dtype=torch.float64)[order]
         onehot = nnf.one_hot(torch.as_tensor(self.y)[order].long(), self.classes).double()
-        val = torch.as_tensor(self.val_x, dtype=torch.float64)
-        val_y = torch.as_tensor(self.val_y)
         sums, counts, out = torch.zeros(self.classes, x.shape[1], dtype=torch.float64), torch.zeros(self.classes), []
         for start in range(0, len(order), block):
             part = onehot[start : start + block]
             running = sums + torch.cumsum(part[:, :, None] * x[start : start + block, None, :], 0)  # [b, C, d]
             counted = counts + torch.cumsum(part, 0)  # [b, C]
-            means = running / counted.clamp_min(1)[:, :, None]
-            distance = (means**2).sum(-1)[:, None, :] - 2 * torch.einsum("bcd,vd->bvc", means, val)  # + ‖v‖², same
-            distance = distance.masked_fill((counted == 0)[:, None, :], float("inf"))
-            out.append((distance.argmin(-1) == val_y).double().mean(1))
+            out.append(self._accuracy(running, counted))
             sums, counts = running[-1], counted[-1]
         return torch.cat(out)
+
+    def _accuracy(self, sums: Tensor, counts: Tensor) -> Tensor:
+        """``[b]`` validation accuracies of the nearest centroid for ``b`` sets given by their class sums ``[b, C, d]``
+        and counts ``[b, C]`` (absent classes are never predicted)."""
+        means = sums / counts.clamp_min(1)[:, :, None]
+        val = torch.as_tensor(self.val_x, dtype=torch.float64)
+        distance = (means**2).sum(-1)[:, None, :] - 2 * torch.einsum("bcd,vd->bvc", means, val)  # + ‖v‖², same
+        distance = distance.masked_fill((counts == 0)[:, None, :], float("inf"))
+        return (distance.argmin(-1) == torch.as_tensor(self.val_y)).double().mean(1)
 
 
 LEARNERS = {"centroid": CentroidUtility, "logistic": FeatureUtility}
