@@ -4,7 +4,7 @@ same run) and the swapped share of its top causes (as many as there are swapped 
 default scorer's top 10 %, its time, the held-out failures it fixed and correct predictions it broke, its net change
 and its removal value (minus the same treatment with nothing removed); or the one line it stopped with.
 
-    python benchmarks/text_task.py --threads 1 [--record] [--skip NAME …]
+    python benchmarks/text_task.py --threads 1 [--record] [--skip SCORER …] [--skip-treat TREATMENT …]
 
 ``--record`` trains θ̂ with every optimiser step kept, which the methods that replay the run need. Prints markdown
 tables (benchmarks/README.md keeps the last ones).
@@ -38,7 +38,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--record", action="store_true", help="keep every optimiser step (replaying methods run)")
-    parser.add_argument("--skip", nargs="*", default=[], help="methods not run (named in the table)")
+    parser.add_argument("--skip", nargs="*", default=[], help="scorers not run (named in the table)")
+    parser.add_argument("--skip-treat", nargs="*", default=[], help="treatments not run (named in the table)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -87,7 +88,7 @@ def main() -> None:
                 posterior, causes[:0], name, guard=guard
             )
 
-        found = attempt(name, args.skip, 5, both)
+        found = attempt(name, args.skip_treat, 5, both)
         if found is not None:
             (fixed, nothing), seconds = found
             changes = [(predict(r.model, held.x) == held.y).long() - right.long() for r in (fixed, nothing)]
