@@ -74,43 +74,60 @@ class FeatureUtility:
 
 class CentroidUtility(FeatureUtility):
     """Accuracy on ``(val_x, val_y)`` of the nearest class centroid of a subset (each present class's mean feature,
-    Euclidean distance); the empty set scores chance. :meth:`prefixes` gives every prefix of a permutation at once,
-    from running class sums, so that a whole permutation costs about one matrix product with the validation set."""
+    Euclidean distance); the empty set scores chance. With a class's sum ``S_c`` and count ``n_c``, the squared
+    distance of ``v`` to its centroid is ``‖v‖² − 2 v·S_c / n_c + ‖S_c‖² / n_c²`` (``‖v‖²`` is the same for every
+    class): :meth:`prefixes` keeps every ``v·S_c`` and ``‖S_c‖²`` as running sums along a permutation, so that a whole
+    permutation costs one product of the training features with the validation features and ``N × classes ×
+    |val|`` additions."""
 
     def __call__(self, indices: Tensor) -> float:
         if len(indices) == 0:
             return 1.0 / self.classes
         x = torch.as_tensor(self.x, dtype=torch.float64)[indices]
         onehot = nnf.one_hot(torch.as_tensor(self.y)[indices].long(), self.classes).double()
-        return float(self._accuracy((onehot.T @ x)[None], onehot.sum(0)[None])[0])
-
-    def prefixes(self, order: Tensor, block: int = 256) -> Tensor:
-        """``[len(order)]``: the utility of ``order[:1]``, ``order[:2]``, …, computed ``block`` prefixes at a time."""
-        x = torch.as_tensor(self.x, dtype=torch.float64)[order]
-        onehot = nnf.one_hot(torch.as_tensor(self.y)[order].long(), self.classes).double()
-        sums, counts, out = torch.zeros(self.classes, x.shape[1], dtype=torch.float64), torch.zeros(self.classes), []
-        for start in range(0, len(order), block):
-            part = onehot[start : start + block]
-            running = sums + torch.cumsum(part[:, :, None] * x[start : start + block, None, :], 0)  # [b, C, d]
-            counted = counts + torch.cumsum(part, 0)  # [b, C]
-            out.append(self._accuracy(running, counted))
-            sums, counts = running[-1], counted[-1]
-        return torch.cat(out)
-
-    def _accuracy(self, sums: Tensor, counts: Tensor) -> Tensor:
-        """``[b]`` validation accuracies of the nearest centroid for ``b`` sets given by their class sums ``[b, C, d]``
-        and counts ``[b, C]`` (absent classes are never predicted)."""
-        means = sums / counts.clamp_min(1)[:, :, None]
+        sums = onehot.T @ x  # [C, d]
         val = torch.as_tensor(self.val_x, dtype=torch.float64)
-        distance = (means**2).sum(-1)[:, None, :] - 2 * torch.einsum("bcd,vd->bvc", means, val)  # + ‖v‖², same
-        distance = distance.masked_fill((counts == 0)[:, None, :], float("inf"))
-        return (distance.argmin(-1) == torch.as_tensor(self.val_y)).double().mean(1)
+        return float(self._accuracy((sums @ val.T)[None], (sums**2).sum(1)[None], onehot.sum(0)[None])[0])
+
+    def prefixes(self, order: Tensor, block: int = 256, enough: Callable[[float], bool] | None = None) -> Tensor:
+        """The utility of ``order[:1]``, ``order[:2]``, …, up to the first prefix whose utility ``enough`` accepts
+        (TMC's truncation) or the whole order: one step per example, in which only the added example's class moves
+        (its ``v·S_c`` by the example's products with the validation features, computed ``block`` examples at a
+        time, and its ``‖S_c‖²`` by ``2 S_c·x + ‖x‖²``)."""
+        idx = order.numpy()
+        x, labels = np.asarray(self.x, dtype=np.float64)[idx], np.asarray(self.y)[idx].astype(np.int64)
+        val, val_y = np.asarray(self.val_x, dtype=np.float64), np.asarray(self.val_y)
+        sums = np.zeros((self.classes, x.shape[1]))
+        distance = np.full((self.classes, len(val)), np.inf)  # ‖S_c‖²/n_c² − 2 v·S_c/n_c; absent classes never win
+        dots, squares, counts = np.zeros((self.classes, len(val))), np.zeros(self.classes), np.zeros(self.classes)
+        out = np.empty(len(idx))
+        for first in range(0, len(idx), block):
+            products = x[first : first + block] @ val.T
+            for k in range(first, min(first + block, len(idx))):
+                c, row = labels[k], x[k]
+                squares[c] += 2 * sums[c] @ row + row @ row
+                sums[c] += row
+                dots[c] += products[k - first]
+                counts[c] += 1
+                distance[c] = squares[c] / counts[c] ** 2 - 2 * dots[c] / counts[c]
+                out[k] = (distance.argmin(0) == val_y).mean()
+                if enough is not None and enough(float(out[k])):
+                    return torch.from_numpy(out[: k + 1])
+        return torch.from_numpy(out)
+
+    def _accuracy(self, dots: Tensor, squares: Tensor, counts: Tensor) -> Tensor:
+        """``[b]`` validation accuracies of the nearest centroid for ``b`` sets given by ``v·S_c`` ``[b, C, |val|]``,
+        ``‖S_c‖²`` and counts ``[b, C]`` (absent classes are never predicted)."""
+        n = counts.clamp_min(1).to(dots)
+        distance = (squares / n**2)[:, :, None] - 2 * dots / n[:, :, None]  # + ‖v‖², the same for every class
+        distance = distance.masked_fill((counts == 0)[:, :, None], float("inf"))
+        return (distance.argmin(1) == torch.as_tensor(self.val_y)).double().mean(1)
 
 
 LEARNERS = {"centroid": CentroidUtility, "logistic": FeatureUtility}
 """The learners a utility may fit on a subset's features: the nearest class centroid (the default: a permutation
-costs about one matrix product) or logistic regression (a scikit-learn fit per prefix: one permutation of the quick
-digits' 898 examples took 320 s)."""
+costs N steps over the validation set) or logistic regression (a scikit-learn fit per prefix: one permutation of the
+quick digits' 898 examples took 320 s)."""
 
 
 def feature_utility(
@@ -193,18 +210,21 @@ def tmc(
     ``torchrun`` the permutations are dealt to the processes (round by round) and gathered."""
     full = utility(torch.arange(n))
 
+    def close(value: float) -> bool:
+        return tolerance > 0 and abs(full - value) < tolerance * abs(full)
+
     def one(k: int) -> Tensor:
         order = torch.randperm(n, generator=stream(seed, f"tmc-{k}"))
         marginal = torch.zeros(n, dtype=torch.float64)
         previous = utility(order[:0])
-        if isinstance(utility, CentroidUtility):  # every prefix at once, truncated where the loop would stop
-            values = torch.cat([torch.tensor([previous], dtype=torch.float64), utility.prefixes(order)])
-            close = (full - values[:-1]).abs() < tolerance * abs(full) if tolerance > 0 else torch.zeros(n, dtype=bool)
-            stop = int(close.nonzero()[0]) if bool(close.any()) else n
-            marginal[order[:stop]] = values[1 : stop + 1] - values[:stop]
+        if isinstance(utility, CentroidUtility):  # the prefixes in one pass, ended where the loop below would stop
+            if close(previous):
+                return marginal
+            values = torch.cat([torch.tensor([previous], dtype=torch.float64), utility.prefixes(order, enough=close)])
+            marginal[order[: len(values) - 1]] = values[1:] - values[:-1]
             return marginal
         for j in range(n):
-            if tolerance > 0 and abs(full - previous) < tolerance * abs(full):
+            if close(previous):
                 break
             current = utility(order[: j + 1])
             marginal[order[j]] = current - previous
@@ -238,9 +258,9 @@ def tmc_shapley(
     """``r(z) = −φ(z)``, larger = more harmful, with φ the truncated Monte Carlo Data Shapley value (Ghorbani & Zou
     2019, Algorithm 1) of the utility ``U(S)`` = accuracy on the query half (T_q) of ``learner`` fitted on S's
     last-layer inputs under θ̂ (:func:`feature_utility`; any :data:`Utility` works with :func:`tmc`): the nearest
-    class centroid by default, whose permutations cost one matrix product each, or ``logistic`` regression (L2
-    strength ``1/C``), a scikit-learn fit per prefix and hours on a thousand examples. Cost: up to ``permutations``
-    permutations of N utilities, fewer with truncation (``tolerance``) and the convergence test."""
+    class centroid by default, whose permutation costs one step per example over the query half, or ``logistic``
+    regression (L2 strength ``1/C``), a scikit-learn fit per prefix and hours on a thousand examples. Cost: up to
+    ``permutations`` permutations of N utilities, fewer with truncation (``tolerance``) and the convergence test."""
     check(permutations >= 1, "permutations", f"at least one permutation, got {permutations}")
     check(tolerance >= 0, "tolerance", f"a non-negative truncation tolerance, got {tolerance}")
     utility = feature_utility(posterior, query, C, learner)
