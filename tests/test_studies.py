@@ -18,8 +18,8 @@ from remedy.models.config import QUICK_RECIPE
 STUDIES = {"input-noise": ["scorers", "removal"], "poisoning": ["scorers", "removal"], "sample-efficiency": ["scorers"]}
 
 
-def _run(name: str, tmp_path: Path) -> dict:
-    assert main(["experiment", name, "--out", str(tmp_path), "--quick", "--threads", "2"]) == 0
+def _run(name: str, tmp_path: Path, *extra: str) -> dict:
+    assert main(["experiment", name, "--out", str(tmp_path), "--quick", "--threads", "2", *extra]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert (tmp_path / "report.html").read_text().count("data:image/png;base64,") >= 1 or name == "speed"
     return summary
@@ -75,15 +75,28 @@ def test_the_speed_table_counts_epochs_of_an_epoch_measured_in_the_same_run(tmp_
     for row in summary["epochs"].values():
         assert row["runs"] == [s / epoch for s in row["seconds"]] and row["peak_rss_mb"] >= 0
     assert summary["paper"]["sgd-influence"]["ratio"] == 185.0 / 9.8
+    only = _run("speed", tmp_path / "only", "--scorers", "random,self-loss")
+    assert set(only["epochs"]) == {"random", "self-loss"} and only["run"]["left_out"]["trak"] == "not in --scorers"
+
+
+def test_scorers_outside_the_registry_or_for_a_study_without_scorers_are_one_line(capsys) -> None:
+    assert main(["experiment", "speed", "--scorers", "ewc-influence,nope", "--out", "unused"]) == 2
+    assert capsys.readouterr().err.strip().endswith("not nope")
+    assert main(["experiment", "unlearning", "--scorers", "random", "--out", "unused"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "remedy: error: --scorers: expected an experiment that runs every scorer, not unlearning"
+    )
 
 
 def test_a_full_run_names_what_it_leaves_out_and_a_wrong_setting_is_one_line(capsys) -> None:
     from remedy.experiments.studies import left_out, scorers
 
     on_mnist = scorers(False, "mnist")
-    assert {"magic", "sgd-influence", "tmc-shapley"}.isdisjoint(on_mnist) and {"ewc-influence", "cells"} <= set(
+    assert {"magic", "sgd-influence"}.isdisjoint(on_mnist) and {"ewc-influence", "cells", "tmc-shapley"} <= set(
         on_mnist
     )
+    assert left_out(False, "mnist", ["cells"])["magic"] == left_out(False, "mnist")["magic"]  # why, even when asked
+    assert left_out(False, "mnist", ["cells"])["trak"] == "not in --scorers"
     assert all("epochs" in why or "minutes" in why for why in left_out(False, "mnist").values())
     assert not left_out(False, "digits") and not left_out(True, "mnist")
     assert set(scorers(False, "digits")) == set(remedy.SCORERS.names())

@@ -158,6 +158,9 @@ def _parser() -> argparse.ArgumentParser:
     experiment.add_argument(
         "--setting", action="append", help="only this setting, repeatable (for the experiments with several)"
     )
+    experiment.add_argument(
+        "--scorers", help="only these scorers, comma-separated (for the experiments that run every scorer)"
+    )
     experiment.add_argument("--quick", action="store_true", help="smaller data and fewer steps, for trying things")
     experiment.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     return parser
@@ -197,7 +200,8 @@ def _experiment(args: argparse.Namespace) -> int:
     EXPERIMENTS.get(args.name, "experiment")
     seeds = _seed_range(args.seeds)
     out = args.out or Path("runs/experiments") / args.name
-    result, report = run_experiment(args.name, out, args.seed, args.quick, seeds, args.setting)
+    scorers = args.scorers.split(",") if args.scorers else None
+    result, report = run_experiment(args.name, out, args.seed, args.quick, seeds, args.setting, scorers)
     print(result.title)
     for key, value in list(result.summary.items())[:6]:
         print(f"  {key}: {_short(value)}")

@@ -20,10 +20,12 @@ def run_experiment(
     quick: bool = False,
     seeds: list[int] | None = None,
     settings: list[str] | None = None,
+    scorers: list[str] | None = None,
 ) -> tuple[Result, Path]:
     """Run the named experiment and write ``summary.json`` and ``report.html`` into ``out``; ``seeds`` (for the
     experiments that repeat over seeds) replaces their default range, ``settings`` (for those that run several
-    settings) their default ones."""
+    settings) their default ones, ``scorers`` (for those that run every scorer) the scorers they run."""
+    from remedy.identify import SCORERS
     from remedy.report.experiment import write_experiment_report
 
     experiment = EXPERIMENTS.get(name, "experiment")
@@ -33,10 +35,18 @@ def run_experiment(
         "--setting",
         f"an experiment with several settings, not {name}",
     )
+    check(
+        scorers is None or "scorers" in EXPERIMENTS.options(name),
+        "--scorers",
+        f"an experiment that runs every scorer, not {name}",
+    )
+    unknown = [s for s in scorers or () if s not in SCORERS.names()]
+    check(not unknown, "--scorers", f"registered scorers ({', '.join(SCORERS.names())}), not {', '.join(unknown)}")
     extra = (
         {"work": Path(out) / "work"}
         | ({"seeds": seeds} if seeds else {})
         | ({"settings": settings} if settings else {})
+        | ({"scorers": scorers} if scorers else {})
     )
     start = time.perf_counter()
     result = experiment(seed, quick, **EXPERIMENTS.accepted(name, extra))

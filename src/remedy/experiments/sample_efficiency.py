@@ -50,12 +50,12 @@ SETTINGS_RUN = {"mnist-pairs": "mnist", "digits-pairs": "digits"}
 """``--setting`` → its dataset: the demo's label noise on MNIST (the default) or on scikit-learn's digits."""
 
 
-def study(seed: int, quick: bool, name: str) -> dict[str, Any]:
+def study(seed: int, quick: bool, name: str, only: list[str] | None = None) -> dict[str, Any]:
     """One seed of the setting ``name``: every scorer (those too costly on its dataset left out, as in the corruption
-    studies) at every query size; self-loss and random ignore the query, so their rows differ by size only through
-    the count chosen."""
+    studies), or ``only`` these, at every query size; self-loss and random ignore the query, so their rows differ by
+    size only through the count chosen."""
     setting = SETTINGS[name]
-    names = QUICK_SCORERS if quick else tuple(scorers(quick, SETTINGS_RUN[name]))
+    names = tuple(only) if only else QUICK_SCORERS if quick else tuple(scorers(quick, SETTINGS_RUN[name]))
     config = replace(config_for(setting, seed, quick), compare=(), peers=(), treat=("finetune",), treatment_seeds=1)
     task, _ = demo_task(replace(config, compare=names))  # the record, when a scorer needs it
     problem = setup(task, config)
@@ -139,10 +139,12 @@ def sample_efficiency(
     work: Path | None = None,
     seeds: list[int] | None = None,
     settings: list[str] | None = None,
+    scorers: list[str] | None = None,
 ) -> Result:
     name = one_setting(settings, tuple(SETTINGS_RUN), "digits-pairs" if quick else "mnist-pairs")
     seeds = seeds or list(range(seed, seed + (1 if quick else 3)))
-    runs = [resumed(work, f"sample-efficiency-{name}", s, quick, lambda s, q: study(s, q, name)) for s in seeds]
+    key = f"sample-efficiency-{name}" + ("-" + "-".join(scorers) if scorers else "")
+    runs = [resumed(work, key, s, quick, lambda s, q: study(s, q, name, scorers)) for s in seeds]
     table = tables(runs)
     return Result(
         title=f"Sample efficiency: the diagnosis from 5 % to 100 % of the query failures ({name})",
@@ -153,7 +155,7 @@ def sample_efficiency(
                 "seeds": seeds,
                 "sizes": list(SIZES),
                 "setting": name,
-                "left_out": left_out(quick, SETTINGS_RUN[name]),
+                "left_out": left_out(quick, SETTINGS_RUN[name], scorers),
             },
         },
         description=(

@@ -15,7 +15,7 @@ from typing import Any
 
 from remedy.experiments.base import EXPERIMENTS, Result, one_setting
 from remedy.experiments.causes import SETTINGS, config_for
-from remedy.experiments.studies import COSTLY
+from remedy.experiments.studies import left_out
 from remedy.identify import SCORERS, identify
 from remedy.pipeline import demo_task
 from remedy.workflow import setup
@@ -30,11 +30,11 @@ PAPER_SECONDS = {
 
 QUICK_SCORERS = ("ewc-influence", "linear-influence", "puma", "self-loss")
 
-SETTINGS_RUN = ("mnist-pairs", "digits-pairs")
-"""``--setting``: the demo's task on MNIST (the default) or on scikit-learn's digits."""
+DATASET = {"mnist-pairs": "mnist", "digits-pairs": "digits"}
+"""Each setting's dataset, whose :data:`~remedy.experiments.studies.COSTLY` scorers a full run leaves out."""
 
-TOO_LONG = {"mnist-pairs": {name: why["mnist"] for name, why in COSTLY.items() if "mnist" in why}}
-"""Scorers the full run leaves out per setting, and why: the digits run times every registered scorer."""
+SETTINGS_RUN = tuple(DATASET)
+"""``--setting``: the demo's task on MNIST (the default) or on scikit-learn's digits."""
 
 
 class PeakMemory:
@@ -67,12 +67,12 @@ def _resident() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def study(seed: int, quick: bool, runs: int, setting: str) -> dict[str, Any]:
-    """Every scorer on the demo's problem in ``setting`` (those :data:`TOO_LONG` there left out; the
-    :data:`QUICK_SCORERS` for ``--quick``), ``runs`` times each, in the same process as the training whose epoch is
-    the unit."""
-    skip = TOO_LONG.get(setting, {})
-    names = list(QUICK_SCORERS) if quick else [n for n in SCORERS.names() if n not in skip]
+def study(seed: int, quick: bool, runs: int, setting: str, only: list[str] | None = None) -> dict[str, Any]:
+    """Every scorer on the demo's problem in ``setting`` (those costly on its dataset left out; the
+    :data:`QUICK_SCORERS` for ``--quick``), or ``only`` these, ``runs`` times each, in the same process as the
+    training whose epoch is the unit."""
+    skip = left_out(quick, DATASET[setting], only)
+    names = only or (list(QUICK_SCORERS) if quick else [n for n in SCORERS.names() if n not in skip])
     config = replace(config_for(SETTINGS[setting], seed, quick), compare=(), peers=())
     task, about = demo_task(replace(config, compare=tuple(names)))
     problem = setup(task, config)
@@ -95,20 +95,26 @@ def study(seed: int, quick: bool, runs: int, setting: str) -> dict[str, Any]:
             "seconds": seconds,
             "peak_rss_mb": max(peaks) / 2**20,
         }
-    left_out = {} if quick else skip
     return {
         "epoch_seconds": epoch,
         "epochs": rows,
         "dataset": about["dataset"],
         "n_train": problem.posterior.n,
-        "left_out": left_out,
+        "left_out": skip,
     }
 
 
 @EXPERIMENTS.register("speed")
-def speed(seed: int, quick: bool, *, work: Path | None = None, settings: list[str] | None = None) -> Result:
+def speed(
+    seed: int,
+    quick: bool,
+    *,
+    work: Path | None = None,
+    settings: list[str] | None = None,
+    scorers: list[str] | None = None,
+) -> Result:
     setting = one_setting(settings, SETTINGS_RUN, "digits-pairs" if quick else "mnist-pairs")
-    found = study(seed, quick, 1 if quick else 3, setting)
+    found = study(seed, quick, 1 if quick else 3, setting, scorers)
     fastest = min(PAPER_SECONDS.values())
     paper = {name: {"seconds": s, "ratio": s / fastest} for name, s in PAPER_SECONDS.items()}
     ewc = found["epochs"].get("ewc-influence", {}).get("median")
@@ -126,7 +132,7 @@ def speed(seed: int, quick: bool, *, work: Path | None = None, settings: list[st
             f"model's own training measured in the same run ({found['epoch_seconds']:.2f} s), with the peak resident "
             "memory above the process's size before the run. Tanno et al.'s Table 1 (MNIST, K80 seconds) as ratios to "
             "its fastest method is in summary.json (paper): EWC-influence 1, linear influence 1.14 (GD) and 1.67 (SA), "
-            "SGD-influence 18.9. TMC-Shapley is timed with one permutation and scaled to its default 200."
+            "SGD-influence 18.9."
         ),
         findings=findings,
     )

@@ -37,25 +37,19 @@ DATASETS = ("mnist", "digits")
 CIFAR-10 can be downloaded here)."""
 
 COSTLY = {
-    "tmc-shapley": {
-        "mnist": "its centroid utility's permutations take seconds each on 3,000 images against a 3,500-image query "
-        "half, up to 200 of them: a speed run was still in its first timing of it over 2 minutes later, and was stopped"
-    },
-    **{
-        name: {"mnist": f"{epochs} training epochs per run on digits (input-noise, 3 seeds): hours per seed on MNIST"}
-        for name, epochs in (
-            ("sgd-influence", "650-890"),
-            ("magic", "505-545"),
-            ("cleanlab", "200-255"),
-            ("adaptive", "170-270"),
-            ("self-influence", "155-250"),
-            ("dvrl", "115-175"),
-        )
-    },
+    name: {"mnist": f"{epochs} training epochs per run on digits (input-noise, 3 seeds): hours per seed on MNIST"}
+    for name, epochs in (
+        ("sgd-influence", "650-890"),
+        ("magic", "505-545"),
+        ("cleanlab", "200-255"),
+        ("adaptive", "170-270"),
+        ("self-influence", "155-250"),
+        ("dvrl", "115-175"),
+    )
 }
 """Scorers left out of a study's full run, per dataset, and why (each runs in the other dataset's version). The
 tables in ``docs/results/studies`` were run when TMC-Shapley's default learner was logistic regression (days on
-MNIST) and leave it out on digits too; with the centroid learner a full digits study runs it."""
+MNIST) and leave it out; its centroid learner takes 17 epochs on the MNIST demo (``remedy experiment speed``)."""
 
 TOP = 1 / 3
 """The causes removed: each scorer's top third of the training set (Tanno et al.: 1,000 of 3,000 MNIST images)."""
@@ -104,17 +98,21 @@ def corrupted_study(
     return Study(setup(task, settings), corruption, settings, trained.epoch_seconds or 1.0)
 
 
-def scorers(quick: bool, dataset: str) -> dict[str, str]:
-    """Row label → scorer name: every registered scorer (those :data:`COSTLY` on ``dataset`` left out), or the
-    :data:`QUICK_SCORERS`."""
-    skip = left_out(quick, dataset)
-    names = QUICK_SCORERS if quick else [n for n in SCORERS.names() if n not in skip]
+def scorers(quick: bool, dataset: str, only: list[str] | None = None) -> dict[str, str]:
+    """Row label → scorer name: ``only`` these (``--scorers``), or every registered scorer (those :data:`COSTLY` on
+    ``dataset`` left out), or the :data:`QUICK_SCORERS`."""
+    skip = left_out(quick, dataset, only)
+    names = only or (QUICK_SCORERS if quick else [n for n in SCORERS.names() if n not in skip])
     return {name: name for name in names}
 
 
-def left_out(quick: bool, dataset: str) -> dict[str, str]:
+def left_out(quick: bool, dataset: str, only: list[str] | None = None) -> dict[str, str]:
     """The scorers a full run on ``dataset`` leaves out (:data:`COSTLY`), each with the reason (none in ``--quick``,
-    which runs its own few)."""
+    which runs its own few); with ``only``, every registered scorer not in it."""
+    if only:
+        return {
+            name: COSTLY.get(name, {}).get(dataset, "not in --scorers") for name in SCORERS.names() if name not in only
+        }
     return {} if quick else {name: why[dataset] for name, why in COSTLY.items() if dataset in why}
 
 
