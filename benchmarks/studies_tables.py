@@ -4,7 +4,7 @@
     python benchmarks/studies_tables.py poisoning runs/experiments/poisoning-digits/summary.json
     python benchmarks/studies_tables.py sample-efficiency runs/experiments/sample-efficiency-digits/summary.json
     python benchmarks/studies_tables.py speed runs/experiments/speed-mnist/summary.json \
-        --epochs-from runs/experiments/input-noise-digits/summary.json
+        runs/experiments/speed-mnist-costly/summary.json
 
 Every number is a mean with its 95 % t-interval over seeds, as the summaries hold them.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 from pathlib import Path
 from typing import Any
 
@@ -76,51 +75,51 @@ def sample_efficiency(summary: dict[str, Any]) -> None:
             )
 
 
-def speed(summary: dict[str, Any], epochs_from: Path | None) -> None:
-    """Every timed scorer's median epochs (runs), peak memory and ratio to EWC-influence, beside the paper's ratio;
-    the scorers left out with their median over the seeds of a study's summary (``--epochs-from``)."""
-    rows, paper = summary["epochs"], summary["paper"]
-    ewc = rows["ewc-influence"]["median"]
+def speed(summaries: list[dict[str, Any]]) -> None:
+    """Every timed scorer's median epochs (runs), peak memory and ratio to EWC-influence timed in the same run, beside
+    the paper's ratio; several summaries (runs of ``--scorers``, each with EWC-influence) give one table, each row in
+    its own run's epochs."""
     paper_ratio: dict[str, str] = {}
-    for name, row in paper.items():  # "linear-influence (GD)" and "(SA)" share a row
+    for name, row in summaries[0]["paper"].items():  # "linear-influence (GD)" and "(SA)" share a row
         base, _, variant = name.partition(" ")
         paper_ratio[base] = " / ".join(
             filter(None, [paper_ratio.get(base, ""), f"{row['ratio']:.2f} {variant}".strip()])
         )
-    print("| scorer | epochs, median of 3 (runs) | peak RSS MB | × EWC-influence | paper (K80) × EWC-influence |")
-    print("|---|---|---|---|---|")
+    rows = {}
+    for run, summary in enumerate(summaries, 1):
+        ewc = summary["epochs"]["ewc-influence"]["median"]
+        for name, row in summary["epochs"].items():
+            if name not in rows or name != "ewc-influence":
+                rows[name] = row | {"ratio": row["median"] / ewc, "run": run, "epoch": summary["epoch_seconds"]}
+    several = len(summaries) > 1
+    print(
+        "| scorer | epochs, median of 3 (runs) | peak RSS MB | × EWC-influence | paper (K80) × EWC-influence |"
+        + (" run (s per epoch) |" if several else "")
+    )
+    print("|---|---|---|---|---|" + ("---|" if several else ""))
     for name, row in sorted(rows.items(), key=lambda item: item[1]["median"]):
         runs = ", ".join(f"{e:.1f}" for e in row["runs"])
-        theirs = paper_ratio.get(name, "")
         print(
-            f"| {name} | {row['median']:.1f} ({runs}) | {row['peak_rss_mb']:.0f} | {row['median'] / ewc:.1f} | "
-            f"{theirs} |"
+            f"| {name} | {row['median']:.1f} ({runs}) | {row['peak_rss_mb']:.0f} | {row['ratio']:.1f} | "
+            f"{paper_ratio.get(name, '')} |" + (f" {row['run']} ({row['epoch']:.2f}) |" if several else "")
         )
-    if epochs_from is not None:
-        study = json.loads(epochs_from.read_text())
-        print("\nLeft out of the timed run; epochs per run in the study's seeds (median, runs):\n")
-        print("| scorer | epochs, median (runs) | × EWC-influence there | paper (K80) × EWC-influence |")
-        print("|---|---|---|---|")
-        there = statistics.median(study["scorers"]["ewc-influence"]["epochs"]["values"])
-        for name in summary["run"]["left_out"]:
-            if name in study["scorers"]:
-                values = study["scorers"][name]["epochs"]["values"]
-                med = statistics.median(values)
-                runs = ", ".join(f"{v:.0f}" for v in values)
-                print(f"| {name} | {med:.0f} ({runs}) | {med / there:.0f} | {paper_ratio.get(name, '')} |")
+    timed = set(rows)
+    for name, why in summaries[0]["run"]["left_out"].items():
+        if name not in timed:
+            print(f"\n{name} not timed: {why}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("study", choices=("input-noise", "poisoning", "sample-efficiency", "speed"))
-    parser.add_argument("summary", type=Path)
-    parser.add_argument("--epochs-from", type=Path, help="a corruption study's summary.json, for speed's left-out")
+    parser.add_argument("summary", type=Path, nargs="+", help="summary.json (speed: one per run, merged)")
     args = parser.parse_args()
-    summary = json.loads(args.summary.read_text())
+    summaries = [json.loads(path.read_text()) for path in args.summary]
+    summary = summaries[0]
     if args.study == "sample-efficiency":
         sample_efficiency(summary)
     elif args.study == "speed":
-        speed(summary, args.epochs_from)
+        speed(summaries)
     else:
         corruption(summary)
 
