@@ -102,3 +102,25 @@ def test_a_full_run_names_what_it_leaves_out_and_a_wrong_setting_is_one_line(cap
     assert set(scorers(False, "digits")) == set(remedy.SCORERS.names())
     assert main(["experiment", "input-noise", "--setting", "cifar10", "--out", "unused"]) == 2
     assert capsys.readouterr().err.strip() == "remedy: error: --setting: expected one of mnist, digits for this study"
+
+
+def test_sample_efficiency_computes_only_the_scorers_a_seed_has_not_saved(tmp_path: Path, monkeypatch) -> None:
+    from remedy.experiments import sample_efficiency as module
+
+    asked: list[list[str]] = []
+
+    def fake(seed: int, quick: bool, name: str, names: list[str]) -> dict:
+        asked.append(list(names))
+        return {"seed": seed, "nothing": 1.5, "scorers": {n: [{"size": 1.0, "harmful": len(n)}] for n in names}}
+
+    monkeypatch.setattr(module, "study", fake)
+    first = module.saved(tmp_path, "digits-pairs", 3, False, ["random", "cells"])
+    again = module.saved(tmp_path, "digits-pairs", 3, False, ["cells", "self-loss"])
+    assert asked == [["random", "cells"], ["self-loss"]]  # cells came from the saved run
+    assert list(again["scorers"]) == ["cells", "self-loss"] and again["scorers"]["cells"] == first["scorers"]["cells"]
+    saved = json.loads((tmp_path / "sample-efficiency-digits-pairs-3.json").read_text())
+    assert set(saved["scorers"]) == {"random", "cells", "self-loss"} and saved["nothing"] == 1.5
+    assert module.saved(tmp_path, "digits-pairs", 3, False, ["random"])["scorers"] == {
+        "random": first["scorers"]["random"]
+    }
+    assert len(asked) == 2

@@ -5,6 +5,7 @@ default treatment, and so is the pipeline's own count (chosen on the guard among
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,10 @@ from remedy.evaluate.scoreboard import Trial, choose_count, measure
 from remedy.experiments.base import EXPERIMENTS, Result, one_setting
 from remedy.experiments.causes import SETTINGS, config_for
 from remedy.experiments.causes_report import over_seeds
-from remedy.experiments.studies import left_out, scorers
-from remedy.experiments.study_report import resumed
+from remedy.experiments.studies import left_out
+from remedy.experiments.studies import scorers as every
 from remedy.identify import identify
+from remedy.io import to_jsonable, write_json
 from remedy.pipeline import demo_task
 from remedy.report import plots
 from remedy.workflow import count_candidates, setup
@@ -50,14 +52,12 @@ SETTINGS_RUN = {"mnist-pairs": "mnist", "digits-pairs": "digits"}
 """``--setting`` → its dataset: the demo's label noise on MNIST (the default) or on scikit-learn's digits."""
 
 
-def study(seed: int, quick: bool, name: str, only: list[str] | None = None) -> dict[str, Any]:
-    """One seed of the setting ``name``: every scorer (those too costly on its dataset left out, as in the corruption
-    studies), or ``only`` these, at every query size; self-loss and random ignore the query, so their rows differ by
-    size only through the count chosen."""
+def study(seed: int, quick: bool, name: str, names: list[str]) -> dict[str, Any]:
+    """One seed of the setting ``name`` for the scorers ``names``, at every query size; self-loss and random ignore
+    the query, so their rows differ by size only through the count chosen."""
     setting = SETTINGS[name]
-    names = tuple(only) if only else QUICK_SCORERS if quick else tuple(scorers(quick, SETTINGS_RUN[name]))
     config = replace(config_for(setting, seed, quick), compare=(), peers=(), treat=("finetune",), treatment_seeds=1)
-    task, _ = demo_task(replace(config, compare=names))  # the record, when a scorer needs it
+    task, _ = demo_task(replace(config, compare=tuple(names)))  # the record, when a scorer needs it
     problem = setup(task, config)
     posterior, split, corrupted = problem.posterior, problem.split, problem.corrupted
     assert corrupted is not None
@@ -84,6 +84,22 @@ def study(seed: int, quick: bool, name: str, only: list[str] | None = None) -> d
             entry["removed_chosen"] = measure(posterior, [trial(scores.ranking()[:chosen])], split).row
             rows[scorer].append(entry)
     return {"seed": seed, "nothing": nothing, "scorers": _slim(rows), "n_corrupted": int(corrupted.sum())}
+
+
+def saved(work: Path | None, name: str, seed: int, quick: bool, names: list[str]) -> dict[str, Any]:
+    """Seed ``seed``'s run for ``names``: what ``work`` holds of it (a study saves every seed's scorers there), with
+    only the scorers it lacks computed (θ̂, the split and the treatment are the seed's, so the rest is the same) and
+    saved beside them."""
+    path = work / f"sample-efficiency-{name}-{seed}{'-quick' if quick else ''}.json" if work is not None else None
+    run = json.loads(path.read_text()) if path is not None and path.is_file() else None
+    missing = [n for n in names if run is None or n not in run["scorers"]]
+    if missing:
+        found = to_jsonable(study(seed, quick, name, missing))
+        run = found if run is None else run | {"scorers": run["scorers"] | found["scorers"]}
+        if path is not None:
+            write_json(path, run)
+    assert run is not None
+    return run | {"scorers": {n: run["scorers"][n] for n in names}}
 
 
 def _slim(rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
@@ -143,8 +159,8 @@ def sample_efficiency(
 ) -> Result:
     name = one_setting(settings, tuple(SETTINGS_RUN), "digits-pairs" if quick else "mnist-pairs")
     seeds = seeds or list(range(seed, seed + (1 if quick else 3)))
-    key = f"sample-efficiency-{name}" + ("-" + "-".join(scorers) if scorers else "")
-    runs = [resumed(work, key, s, quick, lambda s, q: study(s, q, name, scorers)) for s in seeds]
+    names = scorers or list(QUICK_SCORERS if quick else every(quick, SETTINGS_RUN[name]))
+    runs = [saved(work, name, s, quick, names) for s in seeds]
     table = tables(runs)
     return Result(
         title=f"Sample efficiency: the diagnosis from 5 % to 100 % of the query failures ({name})",
