@@ -89,13 +89,18 @@ def study(seed: int, quick: bool, name: str, names: list[str]) -> dict[str, Any]
 def saved(work: Path | None, name: str, seed: int, quick: bool, names: list[str]) -> dict[str, Any]:
     """Seed ``seed``'s run for ``names``: what ``work`` holds of it (a study saves every seed's scorers there), with
     only the scorers it lacks computed (θ̂, the split and the treatment are the seed's, so the rest is the same) and
-    saved beside them."""
+    saved beside them, so that two processes may share a seed's scorers."""
     path = work / f"sample-efficiency-{name}-{seed}{'-quick' if quick else ''}.json" if work is not None else None
-    run = json.loads(path.read_text()) if path is not None and path.is_file() else None
+
+    def read() -> dict[str, Any] | None:
+        return json.loads(path.read_text()) if path is not None and path.is_file() else None
+
+    run = read()
     missing = [n for n in names if run is None or n not in run["scorers"]]
     if missing:
         found = to_jsonable(study(seed, quick, name, missing))
-        run = found if run is None else run | {"scorers": run["scorers"] | found["scorers"]}
+        run = read() or found  # as it is now: another process may have saved other scorers of this seed meanwhile
+        run = run | {"scorers": run["scorers"] | found["scorers"]}
         if path is not None:
             write_json(path, run)
     assert run is not None
