@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as nnf
 from sklearn.linear_model import LogisticRegression
 from torch import Tensor
 from tqdm.auto import tqdm
@@ -77,17 +76,19 @@ class CentroidUtility(FeatureUtility):
     Euclidean distance); the empty set scores chance. With a class's sum ``S_c`` and count ``n_c``, the squared
     distance of ``v`` to its centroid is ``‖v‖² − 2 v·S_c / n_c + ‖S_c‖² / n_c²`` (``‖v‖²`` is the same for every
     class): :meth:`prefixes` keeps every ``v·S_c`` and ``‖S_c‖²`` as running sums along a permutation, so that a whole
-    permutation costs one product of the training features with the validation features and ``N × classes ×
-    |val|`` additions."""
+    permutation costs one product of the training features with the validation features and, at each step, the
+    nearest class of every validation example (``N × classes × |val|`` comparisons)."""
 
     def __call__(self, indices: Tensor) -> float:
         if len(indices) == 0:
             return 1.0 / self.classes
-        x = torch.as_tensor(self.x, dtype=torch.float64)[indices]
-        onehot = nnf.one_hot(torch.as_tensor(self.y)[indices].long(), self.classes).double()
-        sums = onehot.T @ x  # [C, d]
-        val = torch.as_tensor(self.val_x, dtype=torch.float64)
-        return float(self._accuracy((sums @ val.T)[None], (sums**2).sum(1)[None], onehot.sum(0)[None])[0])
+        idx = indices.numpy()
+        onehot = np.eye(self.classes)[np.asarray(self.y)[idx]]
+        sums, counts = onehot.T @ np.asarray(self.x, dtype=np.float64)[idx], onehot.sum(0)  # S_c, n_c
+        with np.errstate(divide="ignore", invalid="ignore"):  # absent classes: made infinitely far below
+            distance = ((sums**2).sum(1) / counts**2)[:, None] - 2 * (sums @ np.asarray(self.val_x).T) / counts[:, None]
+        distance[counts == 0] = np.inf
+        return float((distance.argmin(0) == np.asarray(self.val_y)).mean())
 
     def prefixes(self, order: Tensor, block: int = 256, enough: Callable[[float], bool] | None = None) -> Tensor:
         """The utility of ``order[:1]``, ``order[:2]``, …, up to the first prefix whose utility ``enough`` accepts
@@ -114,14 +115,6 @@ class CentroidUtility(FeatureUtility):
                 if enough is not None and enough(float(out[k])):
                     return torch.from_numpy(out[: k + 1])
         return torch.from_numpy(out)
-
-    def _accuracy(self, dots: Tensor, squares: Tensor, counts: Tensor) -> Tensor:
-        """``[b]`` validation accuracies of the nearest centroid for ``b`` sets given by ``v·S_c`` ``[b, C, |val|]``,
-        ``‖S_c‖²`` and counts ``[b, C]`` (absent classes are never predicted)."""
-        n = counts.clamp_min(1).to(dots)
-        distance = (squares / n**2)[:, :, None] - 2 * dots / n[:, :, None]  # + ‖v‖², the same for every class
-        distance = distance.masked_fill((counts == 0)[:, :, None], float("inf"))
-        return (distance.argmin(1) == torch.as_tensor(self.val_y)).double().mean(1)
 
 
 LEARNERS = {"centroid": CentroidUtility, "logistic": FeatureUtility}
