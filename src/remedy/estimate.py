@@ -86,11 +86,12 @@ SHAPLEY_FIT_SECONDS = 0.27
 """TMC-Shapley's seconds per training example per permutation with ``learner=logistic``: one logistic-regression fit
 per prefix until the truncation stops it (one permutation took 320 s on the quick digits' 898 examples)."""
 
-STEP_SECONDS, VALIDATION_SECONDS = 5e-5, 4e-8
+STEP_SECONDS, VALIDATION_SECONDS = 5e-6, 3e-8
 """TMC-Shapley with the centroid learner: seconds per step of a permutation (one training example added), and per
-validation example within a step (its distance to the moved centroid and its nearest class), measured on synthetic
-features of MNIST's sizes on a loaded core; the estimate is for every permutation of the budget, untruncated (the
-truncation and the convergence test usually stop far sooner: 17 epochs measured on the MNIST demo)."""
+validation example within a step (its distance to the moved centroid and its nearest class), fitted by
+``benchmarks/centroid_steps.py`` on one idle core; the estimate is for every permutation of the budget, untruncated
+(the truncation and the convergence test usually stop far sooner: 28-29 s a run on the MNIST demo,
+docs/tanno-studies.md §4)."""
 
 LONG = 120.0
 """Seconds of projected work above which the estimate says how to shorten it."""
