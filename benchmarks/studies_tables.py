@@ -61,17 +61,24 @@ def corruption(summary: dict[str, Any]) -> None:
 
 
 def sample_efficiency(summary: dict[str, Any]) -> None:
-    """Per scorer and size: precision and recall of what it calls harmful, and the removal value of that set and of
-    the pipeline's chosen count."""
-    print("| scorer | F_q share | called harmful | precision | recall | harmful removed − nothing | chosen − nothing |")
-    print("|---|---|---|---|---|---|---|")
+    """Per scorer and size: precision and recall of what it calls harmful, that set removed (net change and removal
+    value), and the pipeline's chosen count removed: held-out failures fixed, correct predictions broken, net
+    change and removal value (nothing removed: its net change, first)."""
+    print(f"Nothing removed (the same fine-tuning): net change {span(summary['nothing'])} points.\n")
+    print(
+        "| scorer | F_q share | called harmful | precision | recall | harmful removed: net change | − nothing | "
+        "chosen removed: fixed | broken | net change | − nothing |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for scorer, rows in summary["scorers"].items():
         for row in rows:
             print(
                 f"| {scorer} | {row['size']:.0%} | {row['harmful']['mean']:.0f} | "
                 f"{share(row['precision']) if row['precision'] else '—'} | "
-                f"{share(row['recall']) if row['recall'] else '—'} | {span(row['removed_harmful_minus_nothing'])} | "
-                f"{span(row['removed_chosen_minus_nothing'])} |"
+                f"{share(row['recall']) if row['recall'] else '—'} | {span(row['removed_harmful_net_change'])} | "
+                f"{span(row['removed_harmful_minus_nothing'])} | "
+                f"{count(row['removed_chosen_fixed'])} | {count(row['removed_chosen_broken'])} | "
+                f"{span(row['removed_chosen_net_change'])} | {span(row['removed_chosen_minus_nothing'])} |"
             )
 
 

@@ -51,6 +51,10 @@ def test_sample_efficiency_measures_every_size(tmp_path: Path) -> None:
     for rows in summary["scorers"].values():
         assert [row["size"] for row in rows] == list(SIZES) and len(SIZES) >= 5
         assert all(row["removed_chosen_minus_nothing"] is not None for row in rows)
+        for row in rows:  # the removal value is the chosen count's net change minus nothing's, beside fixed and broken
+            value = row["removed_chosen_net_change"]["mean"] - summary["nothing"]["mean"]
+            assert abs(value - row["removed_chosen_minus_nothing"]["mean"]) < 1e-9
+            assert row["removed_chosen_fixed"]["mean"] >= 0 and row["removed_chosen_broken"]["mean"] >= 0
 
 
 def test_a_cut_query_keeps_that_share_of_the_failures_and_of_the_correct_predictions() -> None:

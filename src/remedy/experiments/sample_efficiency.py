@@ -123,9 +123,10 @@ def _slim(rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any
 
 
 def tables(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per scorer and query size, over seeds: precision and recall of what it calls harmful, the net change after
-    removing it and after removing the pipeline's chosen count (mean with a 95 % t-interval, over the seeds that have
-    the number)."""
+    """Per scorer and query size, over seeds: precision and recall of what it calls harmful; after removing it and
+    after removing the pipeline's chosen count, the held-out failures fixed, correct predictions broken, the net
+    change and its difference from nothing removed (mean with a 95 % t-interval, over the seeds that have the
+    number)."""
     out: dict[str, Any] = {}
     for scorer in runs[0]["scorers"]:
         out[scorer] = []
@@ -136,10 +137,10 @@ def tables(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 values = [e[key] for e in entries if key in e]
                 row[key] = over_seeds(values) if values else None
             for key in ("removed_harmful", "removed_chosen"):
-                values = [
-                    e[key]["net_change"] - run["nothing"] for e, run in zip(entries, runs, strict=True) if key in e
-                ]
-                row[f"{key}_minus_nothing"] = over_seeds(values) if values else None
+                had = [(e[key], run["nothing"]) for e, run in zip(entries, runs, strict=True) if key in e]
+                for part in ("fixed", "broken", "net_change"):
+                    row[f"{key}_{part}"] = over_seeds([float(r[part]) for r, _ in had]) if had else None
+                row[f"{key}_minus_nothing"] = over_seeds([r["net_change"] - n for r, n in had]) if had else None
             out[scorer].append(row)
     return out
 
@@ -171,6 +172,7 @@ def sample_efficiency(
         title=f"Sample efficiency: the diagnosis from 5 % to 100 % of the query failures ({name})",
         summary={
             "scorers": table,
+            "nothing": over_seeds([run["nothing"] for run in runs]),
             "runs": runs,
             "settings": {
                 "seeds": seeds,
