@@ -49,7 +49,7 @@ COSTLY = {
 }
 """Scorers left out of a study's full run, per dataset, and why (each runs in the other dataset's version). The
 tables in ``docs/results/studies`` were run when TMC-Shapley's default learner was logistic regression (days on
-MNIST) and leave it out; its centroid learner takes 17 epochs on the MNIST demo (``remedy experiment speed``)."""
+MNIST) and leave it out; its centroid learner takes 28-29 s a run on the MNIST demo (``docs/tanno-studies.md`` §4)."""
 
 TOP = 1 / 3
 """The causes removed: each scorer's top third of the training set (Tanno et al.: 1,000 of 3,000 MNIST images)."""
